@@ -1,0 +1,60 @@
+# IEP — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+SELFTEST  := src/iep/kit/selftest.py
+# Interpreters tried in order; the first that passes the header-injection self-test (SPEC §4) builds the venv.
+PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null)
+CANDIDATES ?= $(PYTHON) /usr/bin/python3 $(PYENV_ROOT_DIR)/versions/3.13.0/bin/python3 python3.13 python3
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*## "}{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt
+	@chosen=""; for c in $(CANDIDATES); do \
+	  if command -v $$c >/dev/null 2>&1 && $$c $(SELFTEST) >/dev/null 2>&1 && $$c -c 'import venv, ensurepip' 2>/dev/null; then chosen=$$c; break; fi; \
+	done; \
+	if [ -z "$$chosen" ]; then \
+	  echo "No interpreter here passes the header-injection self-test (SPEC.md §4); tried: $(CANDIDATES)" >&2; \
+	  echo "Install a patched Python (Debian's python3 3.11.2+deb12, or CPython 3.13) and set PYTHON=/path/to/python3." >&2; \
+	  exit 1; fi; \
+	echo "Using $$chosen ($$($$chosen $(SELFTEST)))"; \
+	if [ -x $(PY) ] && ! $(PY) $(SELFTEST) >/dev/null 2>&1; then rm -rf $(VENV); fi; \
+	[ -x $(PY) ] || $$chosen -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP) ## create .venv with a safe interpreter and install IEP + test tools
+
+.PHONY: dev
+dev: $(STAMP) ## start IEP on embedded PostgreSQL with a demo tenant (Ctrl-C stops)
+	$(VENV)/bin/iep run --role dev
+
+.PHONY: test
+test: $(STAMP) ## run the whole suite (needs PostgreSQL; CI=true fails on a missing service)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: $(STAMP) ## ruff + mypy --strict
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+.PHONY: faults
+faults: $(STAMP) ## long fault runs (SIGKILL soak)
+	IEP_FAULT_MESSAGES=2000 IEP_FAULT_KILLS=5 $(PY) -m pytest -q -m slow tests/e2e
+
+.PHONY: bench
+bench: $(STAMP) ## benchmarks beside this machine's own ceilings
+	$(PY) bench/run.py
+
+.PHONY: clean
+clean: ## remove the environment and local state
+	rm -rf $(VENV) .iep .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from iep.entrypoints.cli import main
+
+main()

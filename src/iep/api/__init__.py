@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every feature's endpoints: body parsing, auth dependency, problem answers."""

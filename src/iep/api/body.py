@@ -1,0 +1,31 @@
+"""Read a JSON body ourselves: a size cap before parsing, and a parser that cannot be driven into recursion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+
+from iep.kit.problems import MalformedRequest, PayloadTooLarge, UnsupportedMediaType
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype not in ("application/json", "") and not ctype.endswith("+json"):
+        raise UnsupportedMediaType(f"got `{ctype}`")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"the body is limited to {max_bytes} bytes")
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > max_bytes:
+            raise PayloadTooLarge(f"the body is limited to {max_bytes} bytes")
+    if not chunks.strip():
+        raise MalformedRequest("the body is empty; send a JSON object")
+    try:
+        # orjson refuses nesting deeper than 1024 with an error instead of exhausting the stack.
+        return orjson.loads(chunks)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"invalid JSON: {exc}") from None

@@ -1,0 +1,51 @@
+"""The HTTP API (role `api`): routes, problem answers, health and readiness."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+import iep
+from iep.api import problems
+from iep.bootstrap import Container
+from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
+from iep.messages.endpoints import router as messages_router
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="IEP — Internal Email Platform",
+        version=iep.__version__,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    problems.install(app)
+    app.include_router(messages_router)
+
+    @app.get("/health", tags=["operations"], summary="Liveness")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", tags=["operations"], summary="Readiness: the database answers")
+    async def ready(request: Request) -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with request.app.state.container.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        if all(v == "ok" for v in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        body = {
+            "type": PROBLEM_BASE + "not-ready",
+            "title": "Not ready",
+            "status": 503,
+            "checks": checks,
+        }
+        return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+
+    return app

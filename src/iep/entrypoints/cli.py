@@ -1,0 +1,225 @@
+"""The `iep` command (P7): run a role, migrate, manage tenants and keys, look at messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from iep.config import ConfigError, Role, Settings, load_settings
+from iep.kit.db import create_engine
+from iep.observability import logging as iep_logging
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc.code)) from None
+
+
+def _print(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=_jsonable, ensure_ascii=False))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+async def _with_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    from iep.entrypoints.runtime import database_url
+    from iep.kit import migrate
+
+    settings = _settings()
+    url = await database_url(settings)
+    if not settings.database_url:
+        await migrate.upgrade(url)
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            return await work(conn)
+    finally:
+        await engine.dispose()
+
+
+def _run(coro: Awaitable[T]) -> T:
+    from iep.tenancy.service import TenancyError
+
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except TenancyError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the database: {exc}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """IEP, the Internal Email Platform."""
+
+
+@main.command()
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=None, help="defaults to SERVICE_ROLE")
+def run(role: str | None) -> None:
+    """Run IEP in one role: api, worker, relay, all or dev."""
+    from iep.entrypoints.runtime import run_role
+    from iep.kit.selftest import UnsafeInterpreterError
+
+    settings = _settings()
+    iep_logging.configure(settings.log_level, json=settings.log_json)
+    try:
+        asyncio.run(run_role(settings, Role(role) if role else settings.service_role))
+    except UnsafeInterpreterError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Apply every migration up to head."""
+    from iep.entrypoints.runtime import database_url
+    from iep.kit import migrate
+
+    async def go() -> None:
+        await migrate.upgrade(await database_url(_settings()))
+
+    _run(go())
+    click.echo(json.dumps({"upgraded_to": migrate.head_revision()}))
+
+
+@main.group()
+def tenants() -> None:
+    """Tenants: create, list, suspend, activate."""
+
+
+@tenants.command("create")
+@click.option("--name", required=True)
+@click.option("--slug", default=None, help="URL-safe id; made from the name when omitted")
+@click.option("--domain", "domains", multiple=True, help="allowed sender domain (repeatable)")
+def tenants_create(name: str, slug: str | None, domains: tuple[str, ...]) -> None:
+    from iep.tenancy import service
+
+    _print(_run(_with_db(lambda c: service.create_tenant(c, name=name, slug=slug, sender_domains=list(domains)))))
+
+
+@tenants.command("list")
+def tenants_list() -> None:
+    from iep.tenancy import repository
+
+    _print(_run(_with_db(repository.list_tenants)))
+
+
+@tenants.command("suspend")
+@click.argument("slug")
+def tenants_suspend(slug: str) -> None:
+    from iep.tenancy import service
+
+    _print(_run(_with_db(lambda c: service.set_active(c, slug, active=False))))
+
+
+@tenants.command("activate")
+@click.argument("slug")
+def tenants_activate(slug: str) -> None:
+    from iep.tenancy import service
+
+    _print(_run(_with_db(lambda c: service.set_active(c, slug, active=True))))
+
+
+@main.group()
+def keys() -> None:
+    """API keys: create (the secret is printed once), revoke."""
+
+
+@keys.command("create")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--scopes", default="send,read", show_default=True)
+@click.option("--name", default=None)
+@click.option("--expires-at", type=click.DateTime(), default=None, help="UTC")
+def keys_create(tenant_slug: str, scopes: str, name: str | None, expires_at: datetime | None) -> None:
+    from datetime import UTC
+
+    from iep.tenancy import service
+
+    when = expires_at.replace(tzinfo=UTC) if expires_at else None
+    scope_list = [s.strip() for s in scopes.split(",") if s.strip()]
+
+    async def go(conn: AsyncConnection) -> dict[str, Any]:
+        row, full = await service.create_key(
+            conn, tenant_slug=tenant_slug, scopes=scope_list, name=name, expires_at=when
+        )
+        return {
+            "id": row["id"],
+            "tenant": tenant_slug,
+            "prefix": row["key_prefix"],
+            "scopes": row["scopes"],
+            "expiresAt": row["expires_at"],
+            "key": full,
+        }
+
+    _print(_run(_with_db(go)))
+
+
+@keys.command("revoke")
+@click.argument("prefix")
+def keys_revoke(prefix: str) -> None:
+    from iep.tenancy import service
+
+    row = _run(_with_db(lambda c: service.revoke_key(c, prefix)))
+    _print({"prefix": row["key_prefix"], "active": row["active"]})
+
+
+@main.group()
+def messages() -> None:
+    """Messages: list, show, and the dev inbox."""
+
+
+@messages.command("list")
+@click.option("--tenant", "tenant_slug", default=None)
+@click.option("--status", default=None)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+def messages_list(tenant_slug: str | None, status: str | None, limit: int) -> None:
+    from iep.messages import admin_queries
+
+    rows = _run(_with_db(lambda c: admin_queries.recent(c, tenant_slug=tenant_slug, status=status, limit=limit)))
+    _print(rows)
+
+
+@messages.command("show")
+@click.argument("message_id", type=click.UUID)
+def messages_show(message_id: uuid.UUID) -> None:
+    from iep.messages import admin_queries
+
+    row = _run(_with_db(lambda c: admin_queries.one_with_events(c, message_id)))
+    if row is None:
+        raise click.ClickException(f"no message {message_id}")
+    _print(row)
+
+
+@messages.command("inbox")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+def messages_inbox(limit: int) -> None:
+    """What the dev inbox received (role dev)."""
+    from iep.providers.devinbox import list_inbox
+
+    _print(list_inbox(_settings().state_dir / "inbox", limit=limit))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""`make dev`: a demo tenant and key, and a banner that says how to send the first email."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from iep.bootstrap import Container
+from iep.config import Settings
+from iep.tenancy import repository as tenancy_repo
+from iep.tenancy import service as tenancy
+
+DEMO_SLUG = "demo"
+
+
+async def demo_key(container: Container, settings: Settings) -> str:
+    """The demo tenant's key, created once and kept in the state folder so every `make dev` prints it."""
+    key_file = settings.state_dir / "demo-key"
+    async with container.engine.begin() as conn:
+        tenant = await tenancy_repo.tenant_by_slug(conn, DEMO_SLUG)
+        if tenant is None:
+            await tenancy.create_tenant(conn, name="Demo", slug=DEMO_SLUG)
+        elif key_file.exists():
+            key = key_file.read_text().strip()
+            row = await tenancy_repo.key_for_auth(conn, key.split("_")[1]) if key.count("_") >= 2 else None
+            if row is not None and row["active"]:
+                return key
+        _, key = await tenancy.create_key(conn, tenant_slug=DEMO_SLUG, scopes=["send", "read", "admin"], name="demo")
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    return key
+
+
+async def announce(container: Container, settings: Settings) -> None:
+    key = await demo_key(container, settings)
+    base = f"http://{settings.host}:{settings.port}"
+    body = json.dumps(
+        {
+            "to": ["ada@example.com"],
+            "from": {"email": "hello@demo.example", "name": "Demo"},
+            "subject": "Hello {{name}}",
+            "htmlBody": "<h1>Hello {{name}}</h1><p>Your first IEP email.</p>",
+            "variables": {"name": "Ada"},
+        }
+    )
+    lines = [
+        "",
+        "IEP is running (role dev: API + worker + relay, embedded PostgreSQL, dev inbox)",
+        f"  API        {base}/v1/messages   (OpenAPI: {base}/docs)",
+        f"  Dashboard  {base}/docs",
+        f"  Demo key   {key}",
+        f"  Dev inbox  {settings.state_dir / 'inbox'}   (list it: .venv/bin/iep messages inbox)",
+        "",
+        "Send an email:",
+        f"  curl -sS {base}/v1/messages -H 'Authorization: Bearer {key}' \\",
+        f"    -H 'Content-Type: application/json' -d '{body}'",
+        "",
+        "Then: .venv/bin/iep messages list   (Ctrl-C stops IEP)",
+        "",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)

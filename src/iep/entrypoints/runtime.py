@@ -1,0 +1,93 @@
+"""Start a role (D2): resolve the database, check the interpreter, build the container, run the parts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+
+import structlog
+import uvicorn
+
+from iep import bootstrap
+from iep.config import Role, Settings
+from iep.delivery.worker import Worker
+from iep.entrypoints.api import create_app
+from iep.kit import migrate
+from iep.kit.embedded_pg import ensure_embedded
+from iep.kit.selftest import ensure_safe_interpreter
+from iep.outbox.relay import Relay
+
+log = structlog.get_logger("iep.run")
+
+
+async def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return await ensure_embedded(settings.state_dir)
+
+
+async def run_role(settings: Settings, role: Role) -> None:
+    ensure_safe_interpreter()
+    url = await database_url(settings)
+    if role in (Role.DEV, Role.ALL) or not settings.database_url:
+        await migrate.upgrade(url)
+    if role is Role.DEV:
+        settings = settings.model_copy(update={"default_provider": "devinbox"})
+    container = bootstrap.build(settings, url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    parts: list[tuple[str, Callable[[], Awaitable[None]], Callable[[], Awaitable[None] | None]]] = []
+    if role in (Role.API, Role.ALL, Role.DEV):
+        config = uvicorn.Config(
+            create_app(container),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+
+        def _stop_server() -> None:
+            server.should_exit = True
+
+        parts.append(("api", server.serve, _stop_server))
+    if role in (Role.WORKER, Role.ALL, Role.DEV):
+        worker = Worker(
+            container.queue(),
+            container.delivery_deps(),
+            concurrency=settings.worker_concurrency,
+            grace_seconds=settings.worker_shutdown_grace_seconds,
+        )
+        parts.append(("worker", worker.run, worker.stop))
+    if role in (Role.RELAY, Role.ALL, Role.DEV):
+        relay = Relay(container.engine, url, container.queue(), batch_size=settings.relay_batch_size)
+        parts.append(("relay", relay.run, relay.stop))
+
+    if role is Role.DEV:
+        from iep.entrypoints.dev import announce
+
+        await announce(container, settings)
+    tasks = {asyncio.create_task(run(), name=name): halt for name, run, halt in parts}
+    log.info("started", role=role.value, parts=[n for n, _, _ in parts])
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not stopper and task.exception() is not None:
+            log.error("part_crashed", part=task.get_name(), error=repr(task.exception()))
+    for halt in tasks.values():
+        result = halt()
+        if result is not None:
+            await result
+    await asyncio.wait(list(tasks), timeout=settings.worker_shutdown_grace_seconds + 5)
+    stopper.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await stopper
+    await container.close()
+    log.info("stopped", role=role.value)

@@ -1,0 +1,184 @@
+"""HTTP for messages: A1 send (+ `/v1/send`), A4 get, A5 list, A6 retry and cancel. HTTP only."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from iep.api.auth import require
+from iep.api.body import read_json
+from iep.kit.problems import NotFound
+from iep.messages import service
+from iep.messages.repository import ListFilter
+from iep.messages.schemas import Accepted, MessageOut, MessagePage, SendAlias, SendRequest
+from iep.tenancy.context import TenantContext
+
+router = APIRouter(prefix="/v1", tags=["messages"])
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in {
+        400: "Malformed JSON or query",
+        401: "Missing or invalid API key",
+        403: "Scope missing or tenant suspended",
+        404: "No such message for this tenant",
+        409: "The message's state does not allow this",
+        413: "Body too large",
+        415: "Not JSON",
+        422: "Invalid fields (every error listed) or Idempotency-Key reused with another body",
+    }.items()
+}
+
+
+def _send_doc(model: type[SendRequest]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}},
+        }
+    }
+
+
+async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) -> Response:
+    container = request.app.state.container
+    payload = await read_json(request, container.settings.max_body_bytes)
+    parsed = service.parse_send(
+        payload,
+        ctx,
+        container.limits,
+        container.clock.now(),
+        model=model,
+        idempotency_header=request.headers.get("idempotency-key"),
+    )
+    result = await service.accept_message(container.engine, ctx, parsed, container.limits, container.clock)
+    headers = {"Location": f"/v1/messages/{result.accepted.message_id}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(result.accepted.model_dump(mode="json", by_alias=True), status_code=202, headers=headers)
+
+
+@router.post(
+    "/messages",
+    status_code=202,
+    response_model=Accepted,
+    responses=_PROBLEMS,
+    openapi_extra=_send_doc(SendRequest),
+    summary="Send a message",
+)
+async def send_message(request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]) -> Response:
+    return await _send(request, ctx, SendRequest)
+
+
+@router.post(
+    "/send",
+    status_code=202,
+    response_model=Accepted,
+    responses=_PROBLEMS,
+    openapi_extra=_send_doc(SendAlias),
+    summary="Send a message (seeds 000–002 alias; `props` are the variables)",
+)
+async def send_alias(request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]) -> Response:
+    return await _send(request, ctx, SendAlias)
+
+
+def _message_out(row: dict[str, Any], with_events: bool) -> MessageOut:
+    return MessageOut.model_validate(
+        {
+            "messageId": row["id"],
+            "status": row["status"],
+            "to": row["to"],
+            "cc": row["cc"] or [],
+            "bcc": row["bcc"] or [],
+            "from": {"email": row["from_email"], "name": row["from_name"]},
+            "replyTo": row["reply_to"],
+            "subject": row["rendered_subject"] or row["subject"],
+            "provider": row["provider"],
+            "providerMessageId": row["provider_msg_id"],
+            "priority": row["priority"],
+            "tags": row["tags"],
+            "metadata": row["metadata"],
+            "attempts": row["attempts"],
+            "maxAttempts": row["max_attempts"],
+            "lastError": row["last_error"],
+            "idempotencyKey": row["idempotency_key"],
+            "scheduledAt": row["scheduled_at"],
+            "createdAt": row["created_at"],
+            "updatedAt": row["updated_at"],
+            "sentAt": row["sent_at"],
+            "events": (
+                [{"type": e["type"], "timestamp": e["created_at"], "payload": e["payload"]} for e in row["events"]]
+                if with_events
+                else None
+            ),
+        }
+    )
+
+
+def _message_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        # A malformed id is as unknown as another tenant's: same answer (S7).
+        raise NotFound("no such message") from None
+
+
+@router.get("/messages/{message_id}", response_model=MessageOut, responses=_PROBLEMS, summary="A message and its events")
+async def get_message(
+    message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("read"))]
+) -> MessageOut:
+    container = request.app.state.container
+    row = await service.get_message(container.engine, ctx, _message_id(message_id))
+    return _message_out(row, with_events=True)
+
+
+@router.get("/messages", response_model=MessagePage, responses=_PROBLEMS, summary="List messages, newest first")
+async def list_messages(
+    request: Request,
+    ctx: Annotated[TenantContext, Depends(require("read"))],
+    status: Annotated[
+        Literal[
+            "queued", "scheduled", "processing", "sent", "retry_scheduled", "failed", "bounced",
+            "delivered", "complained", "suppressed", "canceled",
+        ]
+        | None,
+        Query(),
+    ] = None,
+    recipient: Annotated[str | None, Query(max_length=254, alias="to")] = None,
+    date_from: Annotated[datetime | None, Query(alias="dateFrom")] = None,
+    date_to: Annotated[datetime | None, Query(alias="dateTo")] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    tag: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> MessagePage:
+    container = request.app.state.container
+    flt = ListFilter(status, recipient, date_from, date_to, category, tag)
+    rows, next_cursor = await service.list_messages(
+        container.engine, ctx, flt, limit=limit, offset=offset, cursor=cursor
+    )
+    return MessagePage(data=[_message_out(r, with_events=False) for r in rows], nextCursor=next_cursor, limit=limit)
+
+
+@router.post("/messages/{message_id}/retry", status_code=202, responses=_PROBLEMS, summary="Send a failed message again")
+async def retry_message(
+    message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
+) -> dict[str, str]:
+    container = request.app.state.container
+    mid = _message_id(message_id)
+    await service.retry_message(container.engine, ctx, mid, container.clock)
+    return {"messageId": str(mid), "status": "queued"}
+
+
+@router.post("/messages/{message_id}/cancel", responses=_PROBLEMS, summary="Cancel a queued or scheduled message")
+async def cancel_message(
+    message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
+) -> dict[str, str]:
+    container = request.app.state.container
+    mid = _message_id(message_id)
+    await service.cancel_message(container.engine, ctx, mid, container.clock)
+    return {"messageId": str(mid), "status": "canceled"}

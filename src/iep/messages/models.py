@@ -1,0 +1,102 @@
+"""Messages, their attachments and lifecycle events (seed 003 §7, plus the columns delivery needs)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from iep.kit.db import metadata
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("to", ARRAY(Text), nullable=False),
+    Column("cc", ARRAY(Text)),
+    Column("bcc", ARRAY(Text)),
+    Column("from_email", String(255), nullable=False),
+    Column("from_name", String(255)),
+    Column("reply_to", String(255)),
+    Column("subject", Text, nullable=False),
+    Column("html_body", Text),
+    Column("text_body", Text),
+    Column("rendered_subject", Text),
+    Column("rendered_html", Text),
+    Column("rendered_text", Text),
+    Column("variables", JSONB),
+    Column("metadata", JSONB),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("headers", JSONB),
+    Column("status", String(20), nullable=False),
+    Column("provider", String(50)),
+    Column("provider_msg_id", String(255)),
+    Column("priority", String(10), nullable=False, server_default=text("'normal'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("max_attempts", Integer, nullable=False, server_default=text("5")),
+    Column("last_error", Text),
+    Column("idempotency_key", String(255)),
+    # SHA-256 of the canonical request, so a reused key with another payload is told apart (A3).
+    Column("request_hash", String(64)),
+    Column("suppressed_recipients", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("trace_id", String(32)),
+    Column("scheduled_at", DateTime(timezone=True)),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    # The worker holding the message and until when (D6): an expired lease means the holder died.
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("dead_lettered_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "tenant_id"),
+    Index(None, "status"),
+    Index(None, "created_at"),
+    Index(None, "idempotency_key"),
+    Index(None, "tenant_id", "status"),
+    Index(None, "tenant_id", "created_at"),
+    Index(None, "provider_msg_id"),
+    Index(
+        "uq_messages_tenant_id_idempotency_key",
+        "tenant_id",
+        "idempotency_key",
+        unique=True,
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("message_id", UUID(as_uuid=True), ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("storage_key", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "message_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("message_id", UUID(as_uuid=True), ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(30), nullable=False),
+    Column("payload", JSONB),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(None, "message_id", "created_at"),
+)

@@ -1,0 +1,258 @@
+"""All SQL of the messages API. Tenant-owned reads start from `iep.kit.scoping`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ARRAY, Text, bindparam, func, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from iep.kit.ids import uuid7
+from iep.kit.scoping import scoped_select, scoped_update
+from iep.messages.models import events, messages
+from iep.messages.status import CANCELABLE, RETRYABLE, Status
+from iep.outbox.models import outbox
+
+SEND_TOPIC = "mail.send"
+PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
+
+# Message, `queued` event and outbox row in one statement: one round trip, one transaction (D4, SPEC B2).
+# The suppression check rides along; the idempotency conflict makes the statement insert nothing.
+_ACCEPT = text(
+    """
+WITH sup AS (
+  SELECT coalesce(array_agg(s.email ORDER BY s.email), '{}'::text[]) AS emails
+  FROM suppression_list s WHERE s.tenant_id = :tenant_id AND s.email = ANY(:recipients_lower)
+), m AS (
+  INSERT INTO messages (id, tenant_id, "to", cc, bcc, from_email, from_name, reply_to, subject, html_body,
+    text_body, variables, metadata, tags, headers, status, priority, max_attempts, idempotency_key,
+    request_hash, suppressed_recipients, trace_id, scheduled_at, next_attempt_at, created_at, updated_at)
+  SELECT :id, :tenant_id, :to, :cc, :bcc, :from_email, :from_name, :reply_to, :subject, :html_body,
+    :text_body, :variables, :metadata, :tags, :headers, :status, :priority, :max_attempts, :idempotency_key,
+    :request_hash, sup.emails, :trace_id, :scheduled_at, :available_at, :now, :now
+  FROM sup
+  ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+  RETURNING id, status, suppressed_recipients
+), e AS (
+  INSERT INTO events (id, message_id, type, payload, created_at)
+  SELECT :event_id, m.id, m.status, NULL, :now FROM m
+), o AS (
+  INSERT INTO outbox (topic, message_id, tenant_id, priority, available_at, created_at)
+  SELECT :topic, m.id, :tenant_id, :priority_rank, :available_at, :now FROM m
+)
+SELECT m.id, m.status, m.suppressed_recipients, pg_notify('iep_outbox', '') IS NULL AS _n FROM m
+"""
+).bindparams(
+    bindparam("id", type_=UUID(as_uuid=True)),
+    bindparam("event_id", type_=UUID(as_uuid=True)),
+    bindparam("tenant_id", type_=UUID(as_uuid=True)),
+    bindparam("to", type_=ARRAY(Text)),
+    bindparam("cc", type_=ARRAY(Text)),
+    bindparam("bcc", type_=ARRAY(Text)),
+    bindparam("tags", type_=ARRAY(Text)),
+    bindparam("recipients_lower", type_=ARRAY(Text)),
+    bindparam("variables", type_=JSONB),
+    bindparam("metadata", type_=JSONB),
+    bindparam("headers", type_=JSONB),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    tenant_id: uuid.UUID
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    from_email: str
+    from_name: str | None
+    reply_to: str | None
+    subject: str
+    html_body: str | None
+    text_body: str | None
+    variables: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+    tags: list[str]
+    headers: dict[str, str] | None
+    priority: str
+    max_attempts: int
+    idempotency_key: str | None
+    request_hash: str
+    trace_id: str | None
+    scheduled_at: datetime | None
+
+
+async def insert_accepted(conn: AsyncConnection, msg: NewMessage, now: datetime) -> dict[str, Any] | None:
+    """Insert the message, its first event and its outbox row; None when the idempotency key exists."""
+    status = Status.SCHEDULED if msg.scheduled_at and msg.scheduled_at > now else Status.QUEUED
+    available_at = msg.scheduled_at if status is Status.SCHEDULED else now
+    params = {
+        "id": uuid7(),
+        "event_id": uuid7(),
+        "tenant_id": msg.tenant_id,
+        "to": msg.to,
+        "cc": msg.cc,
+        "bcc": msg.bcc,
+        "from_email": msg.from_email,
+        "from_name": msg.from_name,
+        "reply_to": msg.reply_to,
+        "subject": msg.subject,
+        "html_body": msg.html_body,
+        "text_body": msg.text_body,
+        "variables": msg.variables,
+        "metadata": msg.metadata,
+        "tags": msg.tags,
+        "headers": msg.headers or None,
+        "status": status.value,
+        "priority": msg.priority,
+        "priority_rank": PRIORITY_RANK[msg.priority],
+        "max_attempts": msg.max_attempts,
+        "idempotency_key": msg.idempotency_key,
+        "request_hash": msg.request_hash,
+        "recipients_lower": sorted({a.lower() for a in (*msg.to, *msg.cc, *msg.bcc)}),
+        "trace_id": msg.trace_id,
+        "scheduled_at": msg.scheduled_at,
+        "available_at": available_at,
+        "now": now,
+        "topic": SEND_TOPIC,
+    }
+    row = (await conn.execute(_ACCEPT, params)).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+async def by_idempotency_key(conn: AsyncConnection, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
+    stmt = scoped_select(
+        messages,
+        tenant_id,
+        messages.c.id,
+        messages.c.request_hash,
+        messages.c.scheduled_at,
+        messages.c.created_at,
+        messages.c.suppressed_recipients,
+    ).where(messages.c.idempotency_key == key)
+    row = (await conn.execute(stmt)).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+async def get(conn: AsyncConnection, tenant_id: uuid.UUID, message_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (await conn.execute(scoped_select(messages, tenant_id).where(messages.c.id == message_id))).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+async def events_of(conn: AsyncConnection, message_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(events.c.type, events.c.payload, events.c.created_at)
+        .where(events.c.message_id == message_id)
+        .order_by(events.c.created_at, events.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    status: str | None = None
+    recipient: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    category: str | None = None
+    tag: str | None = None
+
+
+async def page(
+    conn: AsyncConnection,
+    tenant_id: uuid.UUID,
+    flt: ListFilter,
+    *,
+    limit: int,
+    offset: int,
+    after: tuple[datetime, uuid.UUID] | None,
+) -> list[dict[str, Any]]:
+    """Newest first; keyset after (created_at, id) when a cursor is given, else limit/offset."""
+    stmt = scoped_select(messages, tenant_id)
+    if flt.status:
+        stmt = stmt.where(messages.c.status == flt.status)
+    if flt.recipient:
+        r = flt.recipient.lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(func.array_to_string(messages.c["to"], ",")).contains(r),
+                func.lower(func.array_to_string(messages.c.cc, ",")).contains(r),
+                func.lower(func.array_to_string(messages.c.bcc, ",")).contains(r),
+            )
+        )
+    if flt.date_from:
+        stmt = stmt.where(messages.c.created_at >= flt.date_from)
+    if flt.date_to:
+        stmt = stmt.where(messages.c.created_at < flt.date_to)
+    if flt.category:
+        stmt = stmt.where(messages.c.metadata["category"].astext == flt.category)
+    if flt.tag:
+        stmt = stmt.where(
+            or_(
+                messages.c.tags.any(flt.tag),
+                messages.c.metadata["tags"].contains([flt.tag]),
+            )
+        )
+    if after is not None:
+        stmt = stmt.where(tuple_(messages.c.created_at, messages.c.id) < tuple_(*after))
+    else:
+        stmt = stmt.offset(offset)
+    stmt = stmt.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(limit)
+    return [dict(r._mapping) for r in await conn.execute(stmt)]
+
+
+async def add_event(
+    conn: AsyncConnection, message_id: uuid.UUID, type_: str, now: datetime, payload: dict[str, Any] | None = None
+) -> None:
+    await conn.execute(
+        events.insert().values(id=uuid7(), message_id=message_id, type=type_, payload=payload, created_at=now)
+    )
+
+
+async def cancel(conn: AsyncConnection, tenant_id: uuid.UUID, message_id: uuid.UUID, now: datetime) -> bool:
+    stmt = (
+        scoped_update(messages, tenant_id)
+        .where(messages.c.id == message_id, messages.c.status.in_([s.value for s in CANCELABLE]))
+        .values(status=Status.CANCELED.value, updated_at=now, next_attempt_at=None)
+        .returning(messages.c.id)
+    )
+    if (await conn.execute(stmt)).one_or_none() is None:
+        return False
+    await add_event(conn, message_id, Status.CANCELED.value, now)
+    return True
+
+
+async def requeue(conn: AsyncConnection, tenant_id: uuid.UUID, message_id: uuid.UUID, now: datetime) -> bool:
+    """A6 retry: attempts reset, original content reused, a fresh outbox row."""
+    stmt = (
+        scoped_update(messages, tenant_id)
+        .where(messages.c.id == message_id, messages.c.status.in_([s.value for s in RETRYABLE]))
+        .values(
+            status=Status.QUEUED.value,
+            attempts=0,
+            last_error=None,
+            dead_lettered_at=None,
+            next_attempt_at=now,
+            updated_at=now,
+        )
+        .returning(messages.c.id, messages.c.priority)
+    )
+    row = (await conn.execute(stmt)).one_or_none()
+    if row is None:
+        return False
+    await add_event(conn, message_id, Status.QUEUED.value, now, {"reason": "retry_requested"})
+    await conn.execute(
+        outbox.insert().values(
+            topic=SEND_TOPIC,
+            message_id=message_id,
+            tenant_id=tenant_id,
+            priority=PRIORITY_RANK[row.priority],
+            available_at=now,
+            created_at=now,
+        )
+    )
+    await conn.execute(text("SELECT pg_notify('iep_outbox', '')"))
+    return True

@@ -1,0 +1,215 @@
+"""The wire shapes of the messages API (seed 003 §6), validated strictly (A2)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from iep.messages.addresses import check_display_name, domain_of, normalize_address, parse_mailbox
+from iep.messages.header_safety import check_header_text
+from iep.rendering.handlebars import check_syntax
+
+MAX_SUBJECT = 998
+MAX_BODY_CHARS = 10 * 1024 * 1024
+MAX_TAGS = 20
+MAX_CUSTOM_HEADERS = 20
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+_TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
+# Headers IEP writes itself; a caller setting them could forge routing or identity.
+RESERVED_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "From", "To", "Cc", "Bcc", "Subject", "Reply-To", "Sender", "Date", "Message-ID", "MIME-Version",
+        "Return-Path", "Received", "DKIM-Signature", "Content-Type", "Content-Transfer-Encoding",
+        "Content-Disposition", "X-IEP-Message-Id", "List-Unsubscribe", "List-Unsubscribe-Post",
+    )
+)
+
+Email = Annotated[str, AfterValidator(normalize_address)]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=False)
+
+
+class Sender(_Strict):
+    email: str
+    name: str | None = Field(default=None, max_length=255)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return normalize_address(value)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return check_display_name(value) if value else None
+
+
+class SendRequest(_Strict):
+    """`POST /v1/messages`. Validation context: `sender_domains` (frozenset) and `max_recipients` (int)."""
+
+    to: list[Email] = Field(min_length=1)
+    cc: list[Email] = Field(default_factory=list)
+    bcc: list[Email] = Field(default_factory=list)
+    sender: Sender = Field(alias="from")
+    reply_to: Email | None = Field(default=None, alias="replyTo")
+    subject: str = Field(min_length=1, max_length=MAX_SUBJECT)
+    html_body: str | None = Field(default=None, alias="htmlBody", max_length=MAX_BODY_CHARS)
+    text_body: str | None = Field(default=None, alias="textBody", max_length=MAX_BODY_CHARS)
+    variables: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
+    headers: dict[str, str] = Field(default_factory=dict, max_length=MAX_CUSTOM_HEADERS)
+    priority: Literal["high", "normal", "low"] = "normal"
+    idempotency_key: IdempotencyKey | None = Field(default=None, alias="idempotencyKey")
+    scheduled_at: datetime | None = Field(default=None, alias="scheduledAt")
+
+    @field_validator("to", "cc", "bcc", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("sender", mode="before")
+    @classmethod
+    def _sender_string(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            email, name = parse_mailbox(value)
+            return {"email": email, "name": name}
+        return value
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_domain(cls, value: Sender, info: ValidationInfo) -> Sender:
+        allowed: frozenset[str] = (info.context or {}).get("sender_domains") or frozenset()
+        domain = domain_of(value.email)
+        if allowed and domain not in allowed:
+            raise ValueError(f"sender domain {domain!r} is not allowed for this tenant")
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject(cls, value: str) -> str:
+        check_header_text(value, what="subject")
+        check_syntax(value)
+        return value
+
+    @field_validator("html_body", "text_body")
+    @classmethod
+    def _body(cls, value: str | None) -> str | None:
+        if value is not None:
+            if "\x00" in value:
+                raise ValueError("must not contain NUL")
+            check_syntax(value)
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not _TAG.match(tag):
+                raise ValueError(f"tag {tag[:70]!r} must be 1–64 of A-Z a-z 0-9 _ . : -")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"header name {name[:80]!r} is not a valid field name")
+            if name.lower() in RESERVED_HEADERS:
+                raise ValueError(f"header {name!r} is set by IEP and cannot be overridden")
+            check_header_text(text, what=f"header {name}")
+            if len(text) > 998:
+                raise ValueError(f"header {name!r} is longer than 998 characters")
+        return value
+
+    @field_validator("scheduled_at")
+    @classmethod
+    def _scheduled(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("must carry a timezone, e.g. 2026-03-01T09:00:00Z")
+        now: datetime = (info.context or {}).get("now") or datetime.now(UTC)
+        if value > now + MAX_SCHEDULE_AHEAD:
+            raise ValueError("may be at most 30 days ahead")
+        return value
+
+    @model_validator(mode="after")
+    def _whole(self, info: ValidationInfo) -> SendRequest:
+        limit: int = (info.context or {}).get("max_recipients", 50)
+        if len(self.to) + len(self.cc) + len(self.bcc) > limit:
+            raise ValueError(f"at most {limit} recipients in to, cc and bcc together")
+        if self.html_body is None and self.text_body is None:
+            raise ValueError("htmlBody or textBody is required")
+        return self
+
+
+class SendAlias(SendRequest):
+    """Seeds 000–002's `POST /v1/send`: `props` names the variables."""
+
+    variables: dict[str, Any] | None = Field(default=None, alias="props")
+
+
+class Accepted(BaseModel):
+    message_id: uuid.UUID = Field(serialization_alias="messageId")
+    status: str
+    suppressed_recipients: list[str] = Field(serialization_alias="suppressedRecipients")
+
+
+class EventOut(BaseModel):
+    type: str
+    timestamp: datetime
+    payload: dict[str, Any] | None = None
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    message_id: uuid.UUID = Field(alias="messageId")
+    status: str
+    to: list[str]
+    cc: list[str]
+    bcc: list[str]
+    sender: Sender = Field(alias="from")
+    reply_to: str | None = Field(alias="replyTo")
+    subject: str
+    provider: str | None
+    provider_message_id: str | None = Field(alias="providerMessageId")
+    priority: str
+    tags: list[str]
+    metadata: dict[str, Any] | None
+    attempts: int
+    max_attempts: int = Field(alias="maxAttempts")
+    last_error: str | None = Field(alias="lastError")
+    idempotency_key: str | None = Field(alias="idempotencyKey")
+    scheduled_at: datetime | None = Field(alias="scheduledAt")
+    created_at: datetime = Field(alias="createdAt")
+    updated_at: datetime = Field(alias="updatedAt")
+    sent_at: datetime | None = Field(alias="sentAt")
+    events: list[EventOut] | None = None
+
+
+class MessagePage(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    data: list[MessageOut]
+    next_cursor: str | None = Field(alias="nextCursor")
+    limit: int

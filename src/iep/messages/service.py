@@ -1,0 +1,218 @@
+"""The accept side of one email: validate, then commit message + event + outbox together (D4, A1–A6)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from iep.kit.clock import Clock
+from iep.kit.problems import (
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidQuery,
+    NotFound,
+    ValidationFailed,
+)
+from iep.messages import repository
+from iep.messages.schemas import Accepted, SendRequest
+from iep.messages.status import Status
+from iep.messages.validation import problem_errors
+from iep.tenancy.context import TenantContext
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptLimits:
+    max_recipients: int
+    max_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptResult:
+    accepted: Accepted
+    replayed: bool
+
+
+def parse_send(
+    payload: Any,
+    ctx: TenantContext,
+    limits: AcceptLimits,
+    now: datetime,
+    *,
+    model: type[SendRequest] = SendRequest,
+    idempotency_header: str | None = None,
+) -> SendRequest:
+    if not isinstance(payload, dict):
+        raise ValidationFailed([{"field": "", "pointer": "", "code": "type", "message": "must be a JSON object"}])
+    context = {"sender_domains": ctx.sender_domains, "max_recipients": limits.max_recipients, "now": now}
+    try:
+        request = model.model_validate(payload, context=context)
+    except ValidationError as exc:
+        raise ValidationFailed(problem_errors(exc)) from None
+    if idempotency_header is not None:
+        header_key = _check_header_key(idempotency_header)
+        if request.idempotency_key not in (None, header_key):
+            raise ValidationFailed(
+                [
+                    {
+                        "field": "idempotencyKey",
+                        "pointer": "/idempotencyKey",
+                        "code": "mismatch",
+                        "message": "differs from the Idempotency-Key header",
+                    }
+                ]
+            )
+        request = request.model_copy(update={"idempotency_key": header_key})
+    return request
+
+
+def _check_header_key(value: str) -> str:
+    if not 1 <= len(value) <= 255 or any(not 0x21 <= ord(c) <= 0x7E for c in value):
+        raise ValidationFailed(
+            [
+                {
+                    "field": "Idempotency-Key",
+                    "pointer": "",
+                    "code": "header",
+                    "message": "Idempotency-Key must be 1–255 visible ASCII characters",
+                }
+            ]
+        )
+    return value
+
+
+def request_hash(request: SendRequest) -> str:
+    canonical = request.model_dump(mode="json", by_alias=True, exclude={"idempotency_key"})
+    return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+async def accept_message(
+    engine: AsyncEngine,
+    ctx: TenantContext,
+    request: SendRequest,
+    limits: AcceptLimits,
+    clock: Clock,
+    trace_id: str | None = None,
+) -> AcceptResult:
+    digest = request_hash(request)
+    new = repository.NewMessage(
+        tenant_id=ctx.tenant_id,
+        to=request.to,
+        cc=request.cc,
+        bcc=request.bcc,
+        from_email=request.sender.email,
+        from_name=request.sender.name,
+        reply_to=request.reply_to,
+        subject=request.subject,
+        html_body=request.html_body,
+        text_body=request.text_body,
+        variables=request.variables,
+        metadata=request.metadata,
+        tags=request.tags,
+        headers=request.headers,
+        priority=request.priority,
+        max_attempts=limits.max_attempts,
+        idempotency_key=request.idempotency_key,
+        request_hash=digest,
+        trace_id=trace_id,
+        scheduled_at=request.scheduled_at,
+    )
+    async with engine.begin() as conn:
+        row = await repository.insert_accepted(conn, new, clock.now())
+        if row is not None:
+            return AcceptResult(
+                Accepted(
+                    message_id=row["id"],
+                    status=row["status"],
+                    suppressed_recipients=list(row["suppressed_recipients"]),
+                ),
+                replayed=False,
+            )
+        # ON CONFLICT waited for the first request's transaction, so its row is visible now.
+        assert request.idempotency_key is not None
+        original = await repository.by_idempotency_key(conn, ctx.tenant_id, request.idempotency_key)
+    if original is None:  # the first request rolled back between our statements: let the client retry
+        raise Conflict("the first request with this Idempotency-Key did not complete; retry")
+    if original["request_hash"] != digest:
+        raise IdempotencyKeyReused()
+    first_status = (
+        Status.SCHEDULED
+        if original["scheduled_at"] and original["scheduled_at"] > original["created_at"]
+        else Status.QUEUED
+    )
+    return AcceptResult(
+        Accepted(
+            message_id=original["id"],
+            status=first_status.value,
+            suppressed_recipients=list(original["suppressed_recipients"]),
+        ),
+        replayed=True,
+    )
+
+
+async def get_message(engine: AsyncEngine, ctx: TenantContext, message_id: uuid.UUID) -> dict[str, Any]:
+    async with engine.connect() as conn:
+        row = await repository.get(conn, ctx.tenant_id, message_id)
+        if row is None:
+            raise NotFound("no such message")
+        row["events"] = await repository.events_of(conn, message_id)
+    return row
+
+
+def encode_cursor(created_at: datetime, message_id: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{message_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, ident = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), uuid.UUID(ident)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidQuery("the cursor is not one this API returned") from None
+
+
+async def list_messages(
+    engine: AsyncEngine,
+    ctx: TenantContext,
+    flt: repository.ListFilter,
+    *,
+    limit: int,
+    offset: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    after = decode_cursor(cursor) if cursor else None
+    async with engine.connect() as conn:
+        rows = await repository.page(conn, ctx.tenant_id, flt, limit=limit + 1, offset=offset, after=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if more and rows else None
+    return rows, next_cursor
+
+
+async def cancel_message(engine: AsyncEngine, ctx: TenantContext, message_id: uuid.UUID, clock: Clock) -> None:
+    async with engine.begin() as conn:
+        if await repository.cancel(conn, ctx.tenant_id, message_id, clock.now()):
+            return
+        row = await repository.get(conn, ctx.tenant_id, message_id)
+    if row is None:
+        raise NotFound("no such message")
+    raise Conflict(f"a message in status `{row['status']}` cannot be canceled", currentStatus=row["status"])
+
+
+async def retry_message(engine: AsyncEngine, ctx: TenantContext, message_id: uuid.UUID, clock: Clock) -> None:
+    async with engine.begin() as conn:
+        if await repository.requeue(conn, ctx.tenant_id, message_id, clock.now()):
+            return
+        row = await repository.get(conn, ctx.tenant_id, message_id)
+    if row is None:
+        raise NotFound("no such message")
+    raise Conflict(f"only failed or bounced messages can be retried; this one is `{row['status']}`")

@@ -1,0 +1,12 @@
+"""Every table, imported once so Alembic and the tests see the whole schema."""
+
+from iep.kit.db import metadata
+from iep.messages import models as _messages
+from iep.outbox import models as _outbox
+from iep.queue import models as _queue
+from iep.suppressions import models as _suppressions
+from iep.tenancy import models as _tenancy
+from iep.tenant_webhooks import models as _webhooks
+
+__all__ = ["metadata"]
+_ = (_messages, _outbox, _queue, _suppressions, _tenancy, _webhooks)

@@ -1,0 +1,72 @@
+"""The provider port (seed 003 §13): what every delivery backend takes and how it fails."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    email: str
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """A rendered message, ready to leave. Bcc is envelope-only: it never becomes a header."""
+
+    message_id: uuid.UUID
+    sender: Address
+    to: tuple[str, ...]
+    subject: str
+    html: str | None
+    text: str | None
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    reply_to: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tenant_id: uuid.UUID | None = None
+
+    @property
+    def envelope_recipients(self) -> tuple[str, ...]:
+        return self.to + self.cc + self.bcc
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider: str
+    provider_message_id: str
+    # The provider's own words (SMTP reply, HTTP status line), kept in the `sent` event.
+    response: str = ""
+
+
+class ProviderError(Exception):
+    """A send that did not happen. `transient` says whether trying again later can help."""
+
+    transient: bool = True
+
+    def __init__(self, message: str, *, code: int | None = None, provider: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.provider = provider
+
+
+class TransientProviderError(ProviderError):
+    transient = True
+
+
+class PermanentProviderError(ProviderError):
+    transient = False
+
+
+class Provider(Protocol):
+    name: str
+
+    async def send(self, email: OutgoingEmail) -> SendResult: ...
+
+    async def check_health(self) -> bool: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,91 @@
+"""The development inbox: each mail kept as the exact `.eml` SMTP would send, plus a JSON sidecar."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from iep.providers.base import OutgoingEmail, SendResult
+from iep.providers.mime import build_mime, envelope_recipients, envelope_sender, message_id_of, serialize
+
+
+class DevInboxProvider:
+    name: str
+
+    def __init__(self, *, directory: Path, message_id_domain: str, name: str = "devinbox") -> None:
+        self.name = name
+        self._directory = directory
+        self._message_id_domain = message_id_domain
+
+    async def send(self, email: OutgoingEmail) -> SendResult:
+        received = datetime.now(UTC)
+        msg = build_mime(email, message_id_domain=self._message_id_domain, date=received)
+        # The timestamp first, so that file names sort oldest to newest.
+        stem = f"{received:%Y%m%dT%H%M%S%fZ}_{email.message_id}"
+        sidecar: dict[str, object] = {
+            "messageId": str(email.message_id),
+            "envelopeFrom": envelope_sender(email),
+            "envelopeTo": envelope_recipients(email),
+            "subject": email.subject,
+            "receivedAt": received.isoformat(),
+        }
+        await asyncio.to_thread(_store, self._directory, stem, serialize(msg), sidecar)
+        return SendResult(
+            provider=self.name, provider_message_id=message_id_of(msg), response=f"stored {stem}.eml"
+        )
+
+    async def check_health(self) -> bool:
+        return await asyncio.to_thread(_writable, self._directory)
+
+    async def close(self) -> None:
+        return None
+
+
+def list_inbox(directory: Path, limit: int = 50) -> list[dict[str, object]]:
+    """The newest `limit` mails, newest first, as their sidecars plus the `.eml` path."""
+    if not directory.is_dir():
+        return []
+    entries: list[dict[str, object]] = []
+    for sidecar in sorted(directory.glob("*.json"), reverse=True):
+        if len(entries) >= limit:
+            break
+        try:
+            entry = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # removed or damaged by hand: the rest of the inbox still lists
+        if isinstance(entry, dict):
+            entries.append({**entry, "eml": str(sidecar.with_suffix(".eml"))})
+    return entries
+
+
+def _store(directory: Path, stem: str, eml: bytes, sidecar: dict[str, object]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    # The .eml lands before its sidecar, so whatever list_inbox finds can be opened.
+    _write_atomically(directory / f"{stem}.eml", eml)
+    _write_atomically(directory / f"{stem}.json", json.dumps(sidecar, indent=2).encode("utf-8"))
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write beside the target, then rename: a reader sees the whole file or none of it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _writable(directory: Path) -> bool:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK)

@@ -1,0 +1,208 @@
+"""SMTP delivery through aiosmtplib, over a small pool of reused connections."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from iep.providers.base import (
+    OutgoingEmail,
+    PermanentProviderError,
+    ProviderError,
+    SendResult,
+    TransientProviderError,
+)
+from iep.providers.mime import (
+    build_mime,
+    envelope_recipients,
+    envelope_sender,
+    message_id_of,
+    needs_smtputf8,
+    serialize,
+)
+
+TLS_MODES = ("none", "starttls", "tls")
+# A connection idle longer than this may have been dropped by the server or a NAT; NOOP before reusing it.
+IDLE_CHECK_SECONDS = 10.0
+# What a send can fail with short of a bug; anything else propagates as it is.
+_SEND_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError)
+
+
+@dataclass(slots=True)
+class _Connection:
+    client: aiosmtplib.SMTP
+    last_used: float
+
+
+class SmtpProvider:
+    name: str
+
+    def __init__(
+        self,
+        *,
+        name: str = "smtp",
+        host: str,
+        port: int,
+        username: str | None = None,
+        password: str | None = None,
+        tls: str = "starttls",
+        timeout: float = 30.0,
+        pool_size: int = 4,
+        message_id_domain: str,
+        tls_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        if tls not in TLS_MODES:
+            raise ValueError(f"tls must be one of {', '.join(TLS_MODES)}, not {tls!r}")
+        if pool_size < 1:
+            raise ValueError("pool_size must be at least 1")
+        self.name = name
+        self._host = host
+        self._port = port
+        self._username = username
+        self._password = password
+        self._tls = tls
+        self._timeout = timeout
+        self._message_id_domain = message_id_domain
+        self._tls_context = tls_context
+        # Without one, aiosmtplib asks socket.getfqdn() on every connect, which can stall on a bad resolver.
+        self._local_hostname = local_hostname
+        self._idle: list[_Connection] = []
+        self._slots = asyncio.Semaphore(pool_size)
+        self._closed = False
+
+    async def send(self, email: OutgoingEmail) -> SendResult:
+        # Build first: a message that cannot be built fails permanently without touching the network.
+        msg = build_mime(email, message_id_domain=self._message_id_domain)
+        data = serialize(msg)
+        sender = envelope_sender(email)
+        recipients = envelope_recipients(email)
+        options = ["SMTPUTF8"] if needs_smtputf8(email) else []
+        conn = await self._acquire()
+        healthy = False
+        try:
+            refused, reply = await conn.client.sendmail(sender, recipients, data, mail_options=options)
+            healthy = True
+        except _SEND_ERRORS as exc:
+            raise self._classify(exc) from exc
+        finally:
+            self._release(conn, healthy=healthy)
+        response = reply
+        if refused:
+            # At least one recipient took the message, so it was sent; the refusals are kept with it.
+            details = "; ".join(f"{rcpt} {r.code} {r.message}" for rcpt, r in refused.items())
+            response = f"{reply} (refused: {details})"
+        return SendResult(provider=self.name, provider_message_id=message_id_of(msg), response=response)
+
+    async def check_health(self) -> bool:
+        try:
+            async with asyncio.timeout(self._timeout):
+                conn = await self._acquire()
+        except Exception:
+            return False
+        healthy = False
+        try:
+            await conn.client.noop()
+            healthy = True
+        except Exception:  # noqa: S110 - a health check reports, it never raises
+            pass
+        finally:
+            self._release(conn, healthy=healthy)
+        return healthy
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            try:
+                await conn.client.quit()
+            except Exception:  # noqa: S110 - closing anyway; a server that hung up already is fine
+                pass
+            finally:
+                conn.client.close()
+
+    async def _acquire(self) -> _Connection:
+        """An open connection: a pooled one still alive, or a new one. Waits while pool_size are in use."""
+        if self._closed:
+            raise TransientProviderError("the SMTP provider is closed", provider=self.name)
+        await self._slots.acquire()
+        try:
+            while self._idle:
+                conn = self._idle.pop()  # the most recently used: the likeliest to be alive
+                if await self._still_alive(conn):
+                    return conn
+                conn.client.close()
+            return await self._connect()
+        except _SEND_ERRORS as exc:
+            self._slots.release()
+            raise self._classify(exc) from exc
+        except BaseException:
+            self._slots.release()
+            raise
+
+    async def _still_alive(self, conn: _Connection) -> bool:
+        if not conn.client.is_connected:
+            return False
+        if asyncio.get_running_loop().time() - conn.last_used <= IDLE_CHECK_SECONDS:
+            return True
+        try:
+            await conn.client.noop()
+        except (aiosmtplib.SMTPException, OSError):
+            return False
+        return True
+
+    async def _connect(self) -> _Connection:
+        client = aiosmtplib.SMTP(
+            hostname=self._host,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            local_hostname=self._local_hostname,
+            timeout=self._timeout,
+            use_tls=self._tls == "tls",
+            start_tls=self._tls == "starttls",
+            tls_context=self._tls_context,
+        )
+        await client.connect()  # also STARTTLS and AUTH, as configured
+        return _Connection(client, asyncio.get_running_loop().time())
+
+    def _release(self, conn: _Connection, *, healthy: bool) -> None:
+        # A connection that saw any error is dropped: after a failed RSET its state is unknown, and the next
+        # message must not pay for it with a wrong 5xx.
+        if healthy and not self._closed and conn.client.is_connected:
+            conn.last_used = asyncio.get_running_loop().time()
+            self._idle.append(conn)
+        else:
+            conn.client.close()
+        self._slots.release()
+
+    def _classify(self, exc: Exception) -> ProviderError:
+        """Map an aiosmtplib or socket failure to what the caller should do next."""
+        if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+            codes = [r.code for r in exc.recipients]
+            details = "; ".join(f"{r.recipient} {r.code} {r.message}" for r in exc.recipients)
+            # Retrying helps if any refusal was temporary: those recipients may take it later.
+            temporary = [c for c in codes if 400 <= c < 500]
+            if temporary:
+                return TransientProviderError(
+                    f"all recipients refused: {details}", code=temporary[0], provider=self.name
+                )
+            return PermanentProviderError(
+                f"all recipients refused: {details}", code=codes[0] if codes else None, provider=self.name
+            )
+        if isinstance(exc, aiosmtplib.SMTPResponseException):
+            text = f"{exc.code} {exc.message}"
+            if 500 <= exc.code < 600:
+                return PermanentProviderError(text, code=exc.code, provider=self.name)
+            return TransientProviderError(text, code=exc.code, provider=self.name)
+        if isinstance(exc, aiosmtplib.SMTPNotSupported):
+            # The server lacks an extension this message needs (SMTPUTF8 for a non-ASCII local part).
+            return PermanentProviderError(str(exc), provider=self.name)
+        if isinstance(exc, ValueError):
+            # aiosmtplib refuses an address it cannot put on the wire safely, before sending anything.
+            return PermanentProviderError(f"refused before sending: {exc}", provider=self.name)
+        # Refused, reset, timed out, disconnected, TLS failures (ssl.SSLError is an OSError): try later.
+        return TransientProviderError(f"{type(exc).__name__}: {exc}", provider=self.name)

@@ -1,0 +1,205 @@
+"""The `postgres` queue backend: jobs are rows, claimed with FOR UPDATE SKIP LOCKED, woken by LISTEN/NOTIFY.
+
+An idle worker sleeps until a NOTIFY, the next delayed job's time, or a slow safety poll that also finds
+jobs whose holder died (their lock expired) — it never spins on the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from iep.kit.clock import Clock
+from iep.kit.db import asyncpg_dsn
+from iep.kit.listen import listen_forever
+from iep.queue.models import queue_jobs
+from iep.queue.port import DEAD_LETTER_QUEUE, SEND_QUEUE, Job
+
+log = structlog.get_logger("iep.queue.postgres")
+CHANNEL = "iep_jobs"
+SAFETY_POLL_SECONDS = 5.0
+
+
+class PostgresQueue:
+    name = "postgres"
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        database_url: str,
+        clock: Clock,
+        *,
+        worker_id: str,
+        lease_seconds: float,
+        batch_size: int = 16,
+        queue: str = SEND_QUEUE,
+    ) -> None:
+        self._engine = engine
+        self._dsn = asyncpg_dsn(database_url)
+        self._clock = clock
+        self._worker_id = worker_id
+        self._lease = timedelta(seconds=lease_seconds)
+        self._batch = batch_size
+        self._queue = queue
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def publish(self, jobs: Sequence[Job], *, connection: Any = None) -> None:
+        if not jobs:
+            return
+        rows = [
+            {
+                "queue": self._queue,
+                "message_id": j.message_id,
+                "tenant_id": j.tenant_id,
+                "priority": j.priority,
+                "available_at": j.available_at or self._clock.now(),
+            }
+            for j in jobs
+        ]
+        if isinstance(connection, AsyncConnection):
+            # Same transaction as the outbox rows being marked: published exactly once.
+            await connection.execute(insert(queue_jobs), rows)
+            await connection.execute(text(f"NOTIFY {CHANNEL}"))
+            return
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(queue_jobs), rows)
+            await conn.execute(text(f"NOTIFY {CHANNEL}"))
+
+    async def consume(self) -> AsyncIterator[Job]:  # type: ignore[override]
+        listen_task = asyncio.create_task(
+            listen_forever(self._dsn, CHANNEL, self._wakeup.set, self._stopping)
+        )
+        try:
+            while not self._stopping.is_set():
+                try:
+                    jobs = await self.claim(self._batch)
+                except (OperationalError, DBAPIError, OSError) as exc:
+                    log.warning("queue_claim_failed", error=str(exc)[:200])
+                    await self._idle(1.0)
+                    continue
+                for job in jobs:
+                    yield job
+                if len(jobs) < self._batch:
+                    await self._idle(await self._seconds_to_next_due())
+        finally:
+            listen_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listen_task
+
+    async def claim(self, limit: int) -> list[Job]:
+        now = self._clock.now()
+        due = (
+            select(queue_jobs.c.id)
+            .where(
+                queue_jobs.c.queue == self._queue,
+                queue_jobs.c.available_at <= now,
+                or_(queue_jobs.c.locked_until.is_(None), queue_jobs.c.locked_until < now),
+            )
+            .order_by(queue_jobs.c.priority, queue_jobs.c.available_at, queue_jobs.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        stmt = (
+            update(queue_jobs)
+            .where(queue_jobs.c.id.in_(due))
+            .values(
+                locked_by=self._worker_id,
+                locked_until=now + self._lease,
+                deliveries=queue_jobs.c.deliveries + 1,
+            )
+            .returning(*queue_jobs.c)
+        )
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return sorted(
+            (
+                Job(
+                    message_id=r.message_id,
+                    tenant_id=r.tenant_id,
+                    priority=r.priority,
+                    available_at=r.available_at,
+                    deliveries=r.deliveries,
+                    receipt=r.id,
+                )
+                for r in rows
+            ),
+            key=lambda j: (j.priority, j.available_at or now),
+        )
+
+    async def _seconds_to_next_due(self) -> float:
+        now = self._clock.now()
+        try:
+            async with self._engine.connect() as conn:
+                nxt = (
+                    await conn.execute(
+                        select(func.min(func.coalesce(queue_jobs.c.locked_until, queue_jobs.c.available_at))).where(
+                            queue_jobs.c.queue == self._queue
+                        )
+                    )
+                ).scalar()
+        except (OperationalError, DBAPIError, OSError):
+            return 1.0
+        if nxt is None:
+            return SAFETY_POLL_SECONDS
+        return max(0.0, min(SAFETY_POLL_SECONDS, (nxt - now).total_seconds()))
+
+    async def _idle(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
+        self._wakeup.clear()
+
+    async def _settle(self, job: Job, stmt: Any) -> None:
+        # A database blip must not strand a finished job: try again, then leave it to the lock's expiry.
+        for attempt in range(5):
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(stmt)
+                return
+            except (OperationalError, DBAPIError, OSError) as exc:
+                log.warning("queue_settle_failed", job=job.receipt, attempt=attempt, error=str(exc)[:200])
+                await asyncio.sleep(0.2 * (attempt + 1))
+
+    def _mine(self, job: Job) -> Any:
+        return and_(queue_jobs.c.id == job.receipt, queue_jobs.c.locked_by == self._worker_id)
+
+    async def ack(self, job: Job) -> None:
+        await self._settle(job, delete(queue_jobs).where(self._mine(job)))
+
+    async def retry(self, job: Job, available_at: datetime) -> None:
+        await self._settle(
+            job,
+            update(queue_jobs)
+            .where(self._mine(job))
+            .values(available_at=available_at, locked_by=None, locked_until=None),
+        )
+
+    async def release(self, job: Job) -> None:
+        await self.retry(job, self._clock.now())
+        self.wake()
+
+    async def dead_letter(self, job: Job, reason: str) -> None:
+        await self._settle(
+            job,
+            update(queue_jobs)
+            .where(self._mine(job))
+            .values(queue=DEAD_LETTER_QUEUE, locked_by=None, locked_until=None, payload={"reason": reason}),
+        )
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()

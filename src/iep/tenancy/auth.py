@@ -1,0 +1,120 @@
+"""Authenticate a request to a TenantContext, paying Argon2 once per key and process.
+
+A verified key is cached by the SHA-256 of what was presented. Every second at most, a cached entry is
+re-read from the database (no Argon2) so revocation, expiry and suspension take effect within about a second
+on every replica, and `last_used_at` is kept current without a write per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from iep.kit.clock import Clock
+from iep.kit.problems import Forbidden, TenantSuspended, Unauthenticated
+from iep.tenancy import keys, repository
+from iep.tenancy.context import TenantContext
+
+RECHECK_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class _Entry:
+    context: TenantContext
+    active: bool
+    tenant_active: bool
+    expires_at: datetime | None
+    checked_at: float
+
+
+class Authenticator:
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._cache: dict[str, _Entry] = {}
+        self._pending: dict[str, asyncio.Future[_Entry | None]] = {}
+
+    async def authenticate(self, presented: keys.PresentedKey | None, scope: str) -> TenantContext:
+        if presented is None:
+            raise Unauthenticated("send the key as `Authorization: Bearer iep_…` or `X-Api-Key`")
+        entry = self._cache.get(presented.fingerprint)
+        if entry is None:
+            entry = await self._verify_once(presented)
+        elif time.monotonic() - entry.checked_at > RECHECK_SECONDS:
+            entry = await self._recheck(presented.fingerprint, entry)
+        if entry is None or not entry.active:
+            raise Unauthenticated("the API key is invalid or revoked")
+        if entry.expires_at is not None and entry.expires_at <= self._clock.now():
+            raise Unauthenticated("the API key has expired")
+        if not entry.tenant_active:
+            raise TenantSuspended()
+        if scope not in entry.context.scopes:
+            raise Forbidden(f"this key lacks the `{scope}` scope")
+        return entry.context
+
+    async def _verify_once(self, presented: keys.PresentedKey) -> _Entry | None:
+        # Concurrent first requests with one key share a single Argon2 verification.
+        fingerprint = presented.fingerprint
+        pending = self._pending.get(fingerprint)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[_Entry | None] = asyncio.get_running_loop().create_future()
+        self._pending[fingerprint] = future
+        try:
+            entry = await self._verify(presented)
+            future.set_result(entry)
+            return entry
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters, if any, re-raise it themselves
+            raise
+        finally:
+            del self._pending[fingerprint]
+
+    async def _verify(self, presented: keys.PresentedKey) -> _Entry | None:
+        async with self._engine.connect() as conn:
+            row = await repository.key_for_auth(conn, presented.prefix)
+        if row is None or not await asyncio.to_thread(keys.verify, row["key_hash"], presented.full):
+            return None
+        entry = _Entry(
+            context=_context(row["tenant_id"], row["tenant_slug"], row["id"], row),
+            active=row["active"],
+            tenant_active=row["tenant_active"],
+            expires_at=row["expires_at"],
+            checked_at=time.monotonic(),
+        )
+        self._cache[presented.fingerprint] = entry
+        return entry
+
+    async def _recheck(self, fingerprint: str, entry: _Entry) -> _Entry | None:
+        async with self._engine.begin() as conn:
+            row = await repository.touch_key(conn, entry.context.key_id, self._clock.now())
+        if row is None:
+            self._cache.pop(fingerprint, None)
+            return None
+        ctx = entry.context
+        fresh = _Entry(
+            context=_context(ctx.tenant_id, ctx.tenant_slug, ctx.key_id, row),
+            active=row["active"],
+            tenant_active=row["tenant_active"],
+            expires_at=row["expires_at"],
+            checked_at=time.monotonic(),
+        )
+        self._cache[fingerprint] = fresh
+        return fresh
+
+
+def _context(tenant_id: Any, slug: str, key_id: Any, row: dict[str, Any]) -> TenantContext:
+    return TenantContext(
+        tenant_id=tenant_id,
+        tenant_slug=slug,
+        key_id=key_id,
+        scopes=frozenset(row["scopes"]),
+        settings=row["tenant_settings"] or {},
+        sender_domains=frozenset(d.lower() for d in row["sender_domains"] or ()),
+    )

@@ -1,0 +1,119 @@
+"""Shared fixtures: a real PostgreSQL database built by the migrations, a real SMTP sink, the API in-process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+
+from iep import bootstrap
+from iep.bootstrap import Container
+from iep.config import load_settings
+from iep.entrypoints.api import create_app
+from iep.kit import migrate
+from iep.kit.clock import FakeClock
+from iep.providers.smtp import SmtpProvider
+from iep.tenancy import service as tenancy
+from tests.support.smtp_sink import SmtpSink
+
+ADMIN_URL = os.environ.get("IEP_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TABLES = "tenants, api_keys, messages, attachments, events, suppression_list, webhook_endpoints, " \
+    "allowed_sender_domains, outbox, queue_jobs"
+
+
+def _url_for(db: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + db
+
+
+@pytest.fixture(scope="session")
+async def database_url() -> AsyncIterator[str]:
+    """A database of its own for this test run, built by `alembic upgrade head`."""
+    name = f"iep_test_{os.getpid()}"
+    try:
+        admin = await asyncpg.connect(ADMIN_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.exit(f"PostgreSQL is required at {ADMIN_URL} and is unreachable: {exc}", returncode=3)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _url_for(name)
+    await migrate.upgrade(url)
+    yield url
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    server = SmtpSink().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def container(database_url: str, sink: SmtpSink, clock: FakeClock) -> AsyncIterator[Container]:
+    settings = load_settings(database_url=database_url, smtp_port=sink.port, default_provider="smtp")
+    providers = {
+        "smtp": SmtpProvider(
+            host="127.0.0.1",
+            port=sink.port,
+            username=None,
+            password=None,
+            tls="none",
+            timeout=5,
+            pool_size=4,
+            message_id_domain="iep.test",
+        )
+    }
+    built = bootstrap.build(settings, database_url, clock=clock, providers=providers, pool_size=10)
+    async with built.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    yield built
+    await built.close()
+
+
+@pytest.fixture
+async def api(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://iep.test") as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class TenantKey:
+    slug: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+async def make_tenant(container: Container, slug: str, *, scopes: tuple[str, ...] = ("send", "read")) -> TenantKey:
+    async with container.engine.begin() as conn:
+        await tenancy.create_tenant(conn, name=slug.title(), slug=slug)
+        _, key = await tenancy.create_key(conn, tenant_slug=slug, scopes=list(scopes))
+    return TenantKey(slug, key)
+
+
+@pytest.fixture
+async def tenant(container: Container) -> TenantKey:
+    return await make_tenant(container, "acme")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Fail fast and loudly when the suite runs on an interpreter IEP would refuse.
+    from iep.kit.selftest import ensure_safe_interpreter
+
+    ensure_safe_interpreter()
+    del session
+

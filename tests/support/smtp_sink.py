@@ -1,0 +1,72 @@
+"""A real aiosmtpd server on loopback that records what it receives and can be told to refuse."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed: EmailMessage = email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[assignment]
+        return parsed
+
+    @property
+    def iep_id(self) -> str:
+        return str(self.message["X-IEP-Message-Id"])
+
+
+@dataclass
+class SinkHandler:
+    received: list[Received] = field(default_factory=list)
+    # Replies to hand out instead of accepting DATA, consumed one per message ("451 ..." / "550 ...").
+    data_replies: list[str] = field(default_factory=list)
+    always_reply: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            if self.always_reply:
+                return self.always_reply
+            if self.data_replies:
+                return self.data_replies.pop(0)
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))
+        return "250 2.0.0 OK queued"
+
+    def ids(self) -> list[str]:
+        with self.lock:
+            return [r.iep_id for r in self.received]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class SmtpSink:
+    def __init__(self) -> None:
+        self.handler = SinkHandler()
+        self.port = free_port()
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10)
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
