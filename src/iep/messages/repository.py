@@ -192,7 +192,7 @@ async def page(
     if flt.tag:
         stmt = stmt.where(
             or_(
-                messages.c.tags.any(flt.tag),
+                messages.c.tags.contains([flt.tag]),
                 messages.c.metadata["tags"].contains([flt.tag]),
             )
         )

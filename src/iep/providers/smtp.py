@@ -126,10 +126,10 @@ class SmtpProvider:
 
     async def _acquire(self) -> _Connection:
         """An open connection: a pooled one still alive, or a new one. Waits while pool_size are in use."""
-        if self._closed:
-            raise TransientProviderError("the SMTP provider is closed", provider=self.name)
         await self._slots.acquire()
         try:
+            if self._closed:  # checked after the wait too: close() may have come while this one queued
+                raise TransientProviderError("the SMTP provider is closed", provider=self.name)
             while self._idle:
                 conn = self._idle.pop()  # the most recently used: the likeliest to be alive
                 if await self._still_alive(conn):
@@ -201,8 +201,9 @@ class SmtpProvider:
         if isinstance(exc, aiosmtplib.SMTPNotSupported):
             # The server lacks an extension this message needs (SMTPUTF8 for a non-ASCII local part).
             return PermanentProviderError(str(exc), provider=self.name)
-        if isinstance(exc, ValueError):
+        if isinstance(exc, ValueError) and not isinstance(exc, OSError):
             # aiosmtplib refuses an address it cannot put on the wire safely, before sending anything.
+            # (ssl.SSLCertVerificationError is a ValueError too, but it is a connection failure.)
             return PermanentProviderError(f"refused before sending: {exc}", provider=self.name)
-        # Refused, reset, timed out, disconnected, TLS failures (ssl.SSLError is an OSError): try later.
+        # Refused, reset, timed out, disconnected, TLS failures: the server or the network may recover.
         return TransientProviderError(f"{type(exc).__name__}: {exc}", provider=self.name)
