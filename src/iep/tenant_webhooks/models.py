@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ARRAY, Boolean, Column, DateTime, ForeignKey, Index, String, Table, Text, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, String, Table, Text, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from iep.kit.db import metadata
 
