@@ -38,7 +38,10 @@ dev: $(STAMP) ## start IEP on embedded PostgreSQL with a demo tenant (Ctrl-C sto
 	$(VENV)/bin/iep run --role dev
 
 .PHONY: test
-test: $(STAMP) ## run the whole suite (needs PostgreSQL; CI=true fails on a missing service)
+test: $(STAMP) ## lint, then the whole suite against real PostgreSQL (an unreachable service fails the run)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 .PHONY: lint

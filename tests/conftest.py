@@ -22,8 +22,10 @@ from iep.tenancy import service as tenancy
 from tests.support.smtp_sink import SmtpSink
 
 ADMIN_URL = os.environ.get("IEP_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TABLES = "tenants, api_keys, messages, attachments, events, suppression_list, webhook_endpoints, " \
+TABLES = (
+    "tenants, api_keys, messages, attachments, events, suppression_list, webhook_endpoints, "
     "allowed_sender_domains, outbox, queue_jobs"
+)
 
 
 def _url_for(db: str) -> str:
@@ -116,4 +118,3 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     ensure_safe_interpreter()
     del session
-

@@ -20,7 +20,11 @@ PAYLOAD = {
     "subject": "{{productName}} — Reset your password",
     "htmlBody": "<p>Hello {{name}},</p><p><a href='{{resetUrl}}'>Reset</a></p>",
     "textBody": "Hello {{name}}, reset at {{resetUrl}}",
-    "variables": {"name": "Saif <b>", "resetUrl": "https://app.example.com/reset?t=abc", "productName": "Product X"},
+    "variables": {
+        "name": "Saif <b>",
+        "resetUrl": "https://app.example.com/reset?t=abc",
+        "productName": "Product X",
+    },
     "metadata": {"category": "transactional"},
     "tags": ["password", "security"],
     "priority": "high",
@@ -55,7 +59,8 @@ async def test_accept_then_deliver_over_smtp(
     assert msg["Message-ID"].startswith(f"<{message_id}@")
     html = msg.get_body(("html",))
     text = msg.get_body(("plain",))
-    assert html is not None and text is not None
+    assert html is not None
+    assert text is not None
     assert "Hello Saif &lt;b&gt;," in html.get_content()
     assert "href='https://app.example.com/reset?t&#x3D;abc'" in html.get_content()
     assert text.get_content().strip() == "Hello Saif &lt;b&gt;, reset at https://app.example.com/reset?t&#x3D;abc"

@@ -68,7 +68,9 @@ async def test_header_and_body_keys_that_differ_are_refused(
     api: httpx.AsyncClient, container: Container, tenant: TenantKey
 ) -> None:
     resp = await api.post(
-        "/v1/messages", json={**PAYLOAD, "idempotencyKey": "a"}, headers={**tenant.headers, "Idempotency-Key": "b"}
+        "/v1/messages",
+        json={**PAYLOAD, "idempotencyKey": "a"},
+        headers={**tenant.headers, "Idempotency-Key": "b"},
     )
     assert resp.status_code == 422
     assert await _counts(container) == (0, 0, 0)

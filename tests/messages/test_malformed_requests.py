@@ -46,8 +46,16 @@ CASES: list[tuple[str, Any, int, str | None]] = [
     ("cc bad", with_(cc=["@example.com"]), 422, "cc[0]"),
     ("bcc NUL", with_(bcc=["a\x00@example.com"]), 422, "bcc[0]"),
     ("too many recipients", with_(to=[f"u{i}@example.com" for i in range(51)]), 422, ""),
-    ("too many across to/cc/bcc", with_(to=[f"t{i}@example.com" for i in range(20)],
-        cc=[f"c{i}@example.com" for i in range(20)], bcc=[f"b{i}@example.com" for i in range(11)]), 422, ""),
+    (
+        "too many across to/cc/bcc",
+        with_(
+            to=[f"t{i}@example.com" for i in range(20)],
+            cc=[f"c{i}@example.com" for i in range(20)],
+            bcc=[f"b{i}@example.com" for i in range(11)],
+        ),
+        422,
+        "",
+    ),
     ("address too long", with_(to=["a" * 250 + "@example.com"]), 422, "to[0]"),
     ("domain without dot", with_(to=["a@localhost"]), 422, "to[0]"),
     ("from missing", with_(**{"from": ...}), 422, "from"),
@@ -55,10 +63,18 @@ CASES: list[tuple[str, Any, int, str | None]] = [
     ("from list of two", with_(**{"from": "a@product.example, b@evil.example"}), 422, "from"),
     ("from two angle addrs", with_(**{"from": "X <a@product.example> <b@evil.example>"}), 422, "from"),
     ("from object bad email", with_(**{"from": {"email": "nope"}}), 422, "from.email"),
-    ("from name with CRLF", with_(**{"from": {"email": "a@product.example", "name": "A\r\nBcc: x@evil.example"}}),
-        422, "from.name"),
-    ("from name encoded newline", with_(**{"from": {"email": "a@product.example",
-        "name": "=?UTF-8?Q?A=0ABcc:_x@evil.example?="}}), 422, "from.name"),
+    (
+        "from name with CRLF",
+        with_(**{"from": {"email": "a@product.example", "name": "A\r\nBcc: x@evil.example"}}),
+        422,
+        "from.name",
+    ),
+    (
+        "from name encoded newline",
+        with_(**{"from": {"email": "a@product.example", "name": "=?UTF-8?Q?A=0ABcc:_x@evil.example?="}}),
+        422,
+        "from.name",
+    ),
     ("from extra field", with_(**{"from": {"email": "a@product.example", "x": 1}}), 422, "from.x"),
     ("replyTo bad", with_(replyTo="reply"), 422, "replyTo"),
     ("replyTo CRLF", with_(replyTo="a@example.com\nBcc: x@evil.example"), 422, "replyTo"),
@@ -67,9 +83,18 @@ CASES: list[tuple[str, Any, int, str | None]] = [
     ("subject CRLF", with_(subject="Hi\r\nBcc: injected@evil.example"), 422, "subject"),
     ("subject LF", with_(subject="Hi\nBcc: injected@evil.example"), 422, "subject"),
     ("subject NUL", with_(subject="Hi\x00there"), 422, "subject"),
-    ("subject encoded-word newline", with_(subject="A =?UTF-8?Q?=0A?=Bcc: injected@evil.example"), 422, "subject"),
-    ("subject encoded-word b64 newline", with_(subject="A =?UTF-8?B?Cg==?=Bcc: injected@evil.example"),
-        422, "subject"),
+    (
+        "subject encoded-word newline",
+        with_(subject="A =?UTF-8?Q?=0A?=Bcc: injected@evil.example"),
+        422,
+        "subject",
+    ),
+    (
+        "subject encoded-word b64 newline",
+        with_(subject="A =?UTF-8?B?Cg==?=Bcc: injected@evil.example"),
+        422,
+        "subject",
+    ),
     ("subject too long", with_(subject="x" * 999), 422, "subject"),
     ("subject not a string", with_(subject=["a"]), 422, "subject"),
     ("no body at all", with_(htmlBody=...), 422, ""),
@@ -104,8 +129,13 @@ CASES: list[tuple[str, Any, int, str | None]] = [
     ("invalid json", b'{"to": [', 400, None),
     ("json nested 10,000 deep", b"[" * 10_000 + b"]" * 10_000, 400, None),
     ("object nested 10,000 deep", b'{"a":' * 10_000 + b"1" + b"}" * 10_000, 400, None),
-    ("variables nested 10,000 deep", b'{"to":["a@example.com"],"from":"a@product.example","subject":"s",'
-        b'"textBody":"t","variables":' + b'{"a":' * 10_000 + b"1" + b"}" * 10_000 + b"}", 400, None),
+    (
+        "variables nested 10,000 deep",
+        b'{"to":["a@example.com"],"from":"a@product.example","subject":"s",'
+        b'"textBody":"t","variables":' + b'{"a":' * 10_000 + b"1" + b"}" * 10_000 + b"}",
+        400,
+        None,
+    ),
     ("not utf-8", b'{"subject": "\xff\xfe"}', 400, None),
 ]
 
@@ -155,6 +185,8 @@ async def test_too_large_body_is_413(api: httpx.AsyncClient, container: Containe
 
 async def test_non_json_content_type_is_415(api: httpx.AsyncClient, tenant: TenantKey) -> None:
     resp = await api.post(
-        "/v1/messages", content=b"to=a", headers={**tenant.headers, "Content-Type": "application/x-www-form-urlencoded"}
+        "/v1/messages",
+        content=b"to=a",
+        headers={**tenant.headers, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert resp.status_code == 415

@@ -184,9 +184,7 @@ INJECTIONS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("overrides", "names"), [(o, n) for _, o, n in INJECTIONS], ids=[i for i, _, _ in INJECTIONS]
-)
+@pytest.mark.parametrize(("overrides", "names"), [(o, n) for _, o, n in INJECTIONS], ids=[i for i, _, _ in INJECTIONS])
 async def test_header_injection_is_refused_naming_the_header(overrides: dict[str, Any], names: str) -> None:
     with pytest.raises(HeaderInjectionError, match=names):
         build_mime(make_email(**overrides), message_id_domain=DOMAIN)
@@ -213,9 +211,7 @@ async def test_custom_headers_cannot_replace_ours(name: str) -> None:
         build_mime(make_email(headers={name: "x@evil.example"}), message_id_domain=DOMAIN)
 
 
-@pytest.mark.parametrize(
-    "address", ["a@example.com, b@evil.example", "a b@example.com", "<a@example.com>", "nope"]
-)
+@pytest.mark.parametrize("address", ["a@example.com, b@evil.example", "a b@example.com", "<a@example.com>", "nope"])
 async def test_an_address_must_be_one_bare_address(address: str) -> None:
     with pytest.raises(PermanentProviderError, match="To"):
         build_mime(make_email(to=(address,)), message_id_domain=DOMAIN)

@@ -61,9 +61,7 @@ class Recorder:
             self.connections.append(server)
         return responses
 
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
-    ) -> str:
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         if address in self.rcpt_replies:
             return self.rcpt_replies[address]
         envelope.rcpt_tos.append(address)
@@ -94,9 +92,7 @@ class Recorder:
         self.quits += 1
         return "221 Bye"
 
-    def authenticator(
-        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
-    ) -> AuthResult:
+    def authenticator(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
         self.mechanisms.append(mechanism)
         ok = isinstance(data, LoginPassword) and data == (USER.encode(), PASSWORD.encode())
         # handled=False: aiosmtpd then answers the failure itself (535); True would leave the client waiting.
@@ -359,9 +355,7 @@ async def test_send_after_close_is_refused() -> None:
             await p.send(make_email())
 
 
-async def test_starttls_with_a_trusted_certificate(
-    server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
-) -> None:
+async def test_starttls_with_a_trusted_certificate(server_tls: ssl.SSLContext, client_tls: ssl.SSLContext) -> None:
     handler = Recorder()
     async with (
         smtp_server(handler, tls_context=server_tls, require_starttls=True) as port,
@@ -433,9 +427,7 @@ async def test_auth_on_a_plain_port(excluded: list[str], used: str) -> None:
 async def test_wrong_password_is_permanent() -> None:
     handler = Recorder()
     async with (
-        smtp_server(
-            handler, authenticator=handler.authenticator, auth_required=True, auth_require_tls=False
-        ) as port,
+        smtp_server(handler, authenticator=handler.authenticator, auth_required=True, auth_require_tls=False) as port,
         provider(port, username=USER, password="wrong") as p,
     ):
         with pytest.raises(PermanentProviderError) as caught:

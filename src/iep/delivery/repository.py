@@ -6,9 +6,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from iep.kit.ids import uuid7
 from iep.messages.models import messages
 from iep.messages.repository import add_event
 from iep.messages.status import CLAIMABLE, Status
@@ -23,7 +25,11 @@ async def claim(
     send reached the provider is unknown, and the caller records the message as ambiguous.
     """
     old = (
-        select(messages.c.id, messages.c.status.label("previous_status"), messages.c.lease_owner.label("previous_owner"))
+        select(
+            messages.c.id,
+            messages.c.status.label("previous_status"),
+            messages.c.lease_owner.label("previous_owner"),
+        )
         .where(messages.c.id == message_id)
         .with_for_update()
         .cte("old")
@@ -78,48 +84,57 @@ def _held(message_id: uuid.UUID, owner: str) -> Any:
     )
 
 
+# One statement in autocommit: the gap between the provider's "accepted" and our record of it is the only
+# moment a crash can cause a second send, so it is kept to a single round trip.
+_RECORD_SENT = text(
+    """
+WITH u AS (
+  UPDATE messages SET status = 'sent', provider = :provider, provider_msg_id = :provider_msg_id,
+    rendered_subject = :subject, rendered_html = :html, rendered_text = :text, sent_at = :now,
+    last_error = NULL, lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, updated_at = :now
+  WHERE id = :id AND status = 'processing'
+  RETURNING id
+)
+INSERT INTO events (id, message_id, type, payload, created_at)
+VALUES (:event_id, :id, 'sent', :payload, :now)
+"""
+).bindparams(
+    bindparam("id", type_=UUID(as_uuid=True)),
+    bindparam("event_id", type_=UUID(as_uuid=True)),
+    bindparam("payload", type_=JSONB),
+)
+
+
 async def record_sent(
     conn: AsyncConnection,
     message_id: uuid.UUID,
-    owner: str,
     now: datetime,
     *,
     provider: str,
     provider_message_id: str,
     response: str,
     rendered: tuple[str, str | None, str | None],
-) -> bool:
-    subject, html, text = rendered
-    # Even a worker whose lease ran out records the send: the email left, and saying so beats a silent gap.
-    del owner
-    result = await conn.execute(
-        update(messages)
-        .where(messages.c.id == message_id, messages.c.status == Status.PROCESSING.value)
-        .values(
-            status=Status.SENT.value,
-            provider=provider,
-            provider_msg_id=provider_message_id,
-            rendered_subject=subject,
-            rendered_html=html,
-            rendered_text=text,
-            sent_at=now,
-            last_error=None,
-            lease_owner=None,
-            lease_until=None,
-            next_attempt_at=None,
-            updated_at=now,
-        )
-        .returning(messages.c.id)
+) -> None:
+    """Mark sent even if this worker's lease ran out meanwhile: the email left, and saying so beats a gap."""
+    subject, html, text_part = rendered
+    await conn.execute(
+        _RECORD_SENT,
+        {
+            "id": message_id,
+            "event_id": uuid7(),
+            "provider": provider,
+            "provider_msg_id": provider_message_id,
+            "subject": subject,
+            "html": html,
+            "text": text_part,
+            "now": now,
+            "payload": {
+                "provider": provider,
+                "providerMessageId": provider_message_id,
+                "response": response[:500],
+            },
+        },
     )
-    updated = result.one_or_none() is not None
-    await add_event(
-        conn,
-        message_id,
-        Status.SENT.value,
-        now,
-        {"provider": provider, "providerMessageId": provider_message_id, "response": response[:500]},
-    )
-    return updated
 
 
 async def record_retry(
@@ -152,7 +167,13 @@ async def record_retry(
         message_id,
         Status.RETRY_SCHEDULED.value,
         now,
-        {"attempt": attempt, "nextAttemptAt": at.isoformat(), "error": error, "code": code, "provider": provider},
+        {
+            "attempt": attempt,
+            "nextAttemptAt": at.isoformat(),
+            "error": error,
+            "code": code,
+            "provider": provider,
+        },
     )
 
 

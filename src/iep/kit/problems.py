@@ -56,7 +56,11 @@ class Conflict(Problem):
 
 
 class IdempotencyInProgress(Problem):
-    status, type_, title = 409, "idempotency-in-progress", "A request with this Idempotency-Key is in progress"
+    status, type_, title = (
+        409,
+        "idempotency-in-progress",
+        "A request with this Idempotency-Key is in progress",
+    )
 
 
 class PayloadTooLarge(Problem):

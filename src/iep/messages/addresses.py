@@ -30,7 +30,7 @@ def normalize_address(value: str) -> str:
     check_header_text(value, what="address")
     if len(value) > MAX_ADDRESS:
         raise AddressError(f"an address is at most {MAX_ADDRESS} characters")
-    if value != value.strip() or any(c in value for c in "<>,;\"() "):
+    if value != value.strip() or any(c in value for c in '<>,;"() '):
         raise AddressError("must be a single bare address like user@example.com")
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=True, allow_quoted_local=False)

@@ -126,7 +126,12 @@ def _message_id(raw: str) -> uuid.UUID:
         raise NotFound("no such message") from None
 
 
-@router.get("/messages/{message_id}", response_model=MessageOut, responses=_PROBLEMS, summary="A message and its events")
+@router.get(
+    "/messages/{message_id}",
+    response_model=MessageOut,
+    responses=_PROBLEMS,
+    summary="A message and its events",
+)
 async def get_message(
     message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("read"))]
 ) -> MessageOut:
@@ -141,8 +146,17 @@ async def list_messages(
     ctx: Annotated[TenantContext, Depends(require("read"))],
     status: Annotated[
         Literal[
-            "queued", "scheduled", "processing", "sent", "retry_scheduled", "failed", "bounced",
-            "delivered", "complained", "suppressed", "canceled",
+            "queued",
+            "scheduled",
+            "processing",
+            "sent",
+            "retry_scheduled",
+            "failed",
+            "bounced",
+            "delivered",
+            "complained",
+            "suppressed",
+            "canceled",
         ]
         | None,
         Query(),
@@ -164,7 +178,12 @@ async def list_messages(
     return MessagePage(data=[_message_out(r, with_events=False) for r in rows], nextCursor=next_cursor, limit=limit)
 
 
-@router.post("/messages/{message_id}/retry", status_code=202, responses=_PROBLEMS, summary="Send a failed message again")
+@router.post(
+    "/messages/{message_id}/retry",
+    status_code=202,
+    responses=_PROBLEMS,
+    summary="Send a failed message again",
+)
 async def retry_message(
     message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
 ) -> dict[str, str]:

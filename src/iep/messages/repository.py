@@ -205,7 +205,11 @@ async def page(
 
 
 async def add_event(
-    conn: AsyncConnection, message_id: uuid.UUID, type_: str, now: datetime, payload: dict[str, Any] | None = None
+    conn: AsyncConnection,
+    message_id: uuid.UUID,
+    type_: str,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(
         events.insert().values(id=uuid7(), message_id=message_id, type=type_, payload=payload, created_at=now)

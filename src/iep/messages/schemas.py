@@ -33,9 +33,25 @@ _HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
 RESERVED_HEADERS = frozenset(
     h.lower()
     for h in (
-        "From", "To", "Cc", "Bcc", "Subject", "Reply-To", "Sender", "Date", "Message-ID", "MIME-Version",
-        "Return-Path", "Received", "DKIM-Signature", "Content-Type", "Content-Transfer-Encoding",
-        "Content-Disposition", "X-IEP-Message-Id", "List-Unsubscribe", "List-Unsubscribe-Post",
+        "From",
+        "To",
+        "Cc",
+        "Bcc",
+        "Subject",
+        "Reply-To",
+        "Sender",
+        "Date",
+        "Message-ID",
+        "MIME-Version",
+        "Return-Path",
+        "Received",
+        "DKIM-Signature",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Content-Disposition",
+        "X-IEP-Message-Id",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
     )
 )
 
@@ -163,7 +179,7 @@ class SendRequest(_Strict):
 
 
 class SendAlias(SendRequest):
-    """Seeds 000–002's `POST /v1/send`: `props` names the variables."""
+    """Seeds 000-002's `POST /v1/send`: `props` names the variables."""
 
     variables: dict[str, Any] | None = Field(default=None, alias="props")
 

@@ -1,4 +1,4 @@
-"""The accept side of one email: validate, then commit message + event + outbox together (D4, A1–A6)."""
+"""The accept side of one email: validate, then commit message + event + outbox together (D4, A1-A6)."""
 
 from __future__ import annotations
 

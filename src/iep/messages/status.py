@@ -24,7 +24,15 @@ CLAIMABLE = frozenset({Status.QUEUED, Status.SCHEDULED, Status.RETRY_SCHEDULED})
 CANCELABLE = frozenset({Status.QUEUED, Status.SCHEDULED, Status.RETRY_SCHEDULED})
 RETRYABLE = frozenset({Status.FAILED, Status.BOUNCED})
 FINAL = frozenset(
-    {Status.SENT, Status.FAILED, Status.BOUNCED, Status.DELIVERED, Status.COMPLAINED, Status.CANCELED, Status.SUPPRESSED}
+    {
+        Status.SENT,
+        Status.FAILED,
+        Status.BOUNCED,
+        Status.DELIVERED,
+        Status.COMPLAINED,
+        Status.CANCELED,
+        Status.SUPPRESSED,
+    }
 )
 
 TRANSITIONS: dict[Status, frozenset[Status]] = {

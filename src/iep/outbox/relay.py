@@ -50,9 +50,7 @@ class Relay:
         return len(rows)
 
     async def run(self) -> None:
-        listener = asyncio.create_task(
-            listen_forever(self._dsn, CHANNEL, self._wakeup.set, self._stopping)
-        )
+        listener = asyncio.create_task(listen_forever(self._dsn, CHANNEL, self._wakeup.set, self._stopping))
         log.info("relay_started", queue=self._queue.name)
         try:
             while not self._stopping.is_set():

@@ -29,7 +29,10 @@ async def lag(conn: AsyncConnection) -> tuple[int, float]:
     """(rows waiting, age in seconds of the oldest)."""
     row = (
         await conn.execute(
-            select(func.count(), func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0))
+            select(
+                func.count(),
+                func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0),
+            )
         )
     ).one()
     return int(row[0]), float(row[1])

@@ -35,9 +35,7 @@ class DevInboxProvider:
             "receivedAt": received.isoformat(),
         }
         await asyncio.to_thread(_store, self._directory, stem, serialize(msg), sidecar)
-        return SendResult(
-            provider=self.name, provider_message_id=message_id_of(msg), response=f"stored {stem}.eml"
-        )
+        return SendResult(provider=self.name, provider_message_id=message_id_of(msg), response=f"stored {stem}.eml")
 
     async def check_health(self) -> bool:
         return await asyncio.to_thread(_writable, self._directory)

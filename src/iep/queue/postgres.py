@@ -74,10 +74,8 @@ class PostgresQueue:
             await conn.execute(insert(queue_jobs), rows)
             await conn.execute(text(f"NOTIFY {CHANNEL}"))
 
-    async def consume(self) -> AsyncIterator[Job]:  # type: ignore[override]
-        listen_task = asyncio.create_task(
-            listen_forever(self._dsn, CHANNEL, self._wakeup.set, self._stopping)
-        )
+    async def consume(self) -> AsyncIterator[Job]:
+        listen_task = asyncio.create_task(listen_forever(self._dsn, CHANNEL, self._wakeup.set, self._stopping))
         try:
             while not self._stopping.is_set():
                 try:
@@ -151,7 +149,8 @@ class PostgresQueue:
             return 1.0
         if nxt is None:
             return SAFETY_POLL_SECONDS
-        return max(0.0, min(SAFETY_POLL_SECONDS, (nxt - now).total_seconds()))
+        wait: float = (nxt - now).total_seconds()
+        return max(0.0, min(SAFETY_POLL_SECONDS, wait))
 
     async def _idle(self, seconds: float) -> None:
         if seconds <= 0:

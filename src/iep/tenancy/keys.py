@@ -44,7 +44,7 @@ def verify(key_hash: str, full: str) -> bool:
 
 
 def parse(key: str | None, secret: str | None = None) -> PresentedKey | None:
-    """Accept the full key, or seeds 000–002's pair `X-Api-Key: iep_<prefix>` + `X-Api-Secret: <secret>`."""
+    """Accept the full key, or seeds 000-002's pair `X-Api-Key: iep_<prefix>` + `X-Api-Secret: <secret>`."""
     if not key:
         return None
     key = key.strip()

@@ -16,9 +16,7 @@ from iep.tenancy.models import allowed_sender_domains, api_keys, tenants
 async def insert_tenant(conn: AsyncConnection, *, name: str, slug: str, settings: dict[str, Any]) -> dict[str, Any]:
     row = (
         await conn.execute(
-            tenants.insert()
-            .values(id=uuid7(), name=name, slug=slug, settings=settings)
-            .returning(*tenants.c)
+            tenants.insert().values(id=uuid7(), name=name, slug=slug, settings=settings).returning(*tenants.c)
         )
     ).one()
     return dict(row._mapping)
@@ -116,9 +114,10 @@ async def touch_key(conn: AsyncConnection, key_id: uuid.UUID, now: datetime) -> 
             api_keys.c.scopes,
             api_keys.c.active,
             api_keys.c.expires_at,
-            select(tenants.c.active).where(tenants.c.id == api_keys.c.tenant_id).scalar_subquery().label(
-                "tenant_active"
-            ),
+            select(tenants.c.active)
+            .where(tenants.c.id == api_keys.c.tenant_id)
+            .scalar_subquery()
+            .label("tenant_active"),
             select(tenants.c.settings)
             .where(tenants.c.id == api_keys.c.tenant_id)
             .scalar_subquery()
@@ -140,6 +139,4 @@ def _domains_of(tenant_id: Any) -> Any:
 
 
 async def insert_sender_domain(conn: AsyncConnection, tenant_id: uuid.UUID, domain: str) -> None:
-    await conn.execute(
-        allowed_sender_domains.insert().values(id=uuid7(), tenant_id=tenant_id, domain=domain.lower())
-    )
+    await conn.execute(allowed_sender_domains.insert().values(id=uuid7(), tenant_id=tenant_id, domain=domain.lower()))
