@@ -54,8 +54,11 @@ async def _with_db(work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
             conn = await engine.connect()
         except DBAPIError as exc:  # e.g. no such database or role, wrong password: an operator error
             raise click.ClickException(f"cannot reach the database: {exc.orig}") from None
-        async with conn, conn.begin():
-            return await work(conn)
+        try:
+            async with conn.begin():
+                return await work(conn)
+        finally:
+            await conn.close()
     finally:
         await engine.dispose()
 
