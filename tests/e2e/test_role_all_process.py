@@ -20,6 +20,10 @@ from tests.support.smtp_sink import SmtpSink, free_port
 IEP = str(Path(sys.executable).with_name("iep"))
 
 
+def _start(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([IEP, "run", "--role", "all"], env=env, stderr=subprocess.PIPE, text=True)
+
+
 async def test_role_all_delivers_and_stops_on_sigterm(
     container: Container, tenant: TenantKey, sink: SmtpSink, database_url: str, tmp_path: Path
 ) -> None:
@@ -32,7 +36,7 @@ async def test_role_all_delivers_and_stops_on_sigterm(
         "SMTP_PORT": str(sink.port),
         "STATE_DIR": str(tmp_path),
     }
-    proc = subprocess.Popen([IEP, "run", "--role", "all"], env=env, stderr=subprocess.PIPE, text=True)
+    proc = _start(env)
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
@@ -72,4 +76,3 @@ async def test_role_all_delivers_and_stops_on_sigterm(
             _, err = proc.communicate()
     assert proc.returncode == 0, err[-2000:]
     assert '"event": "stopped"' in err
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.messages.models import messages
@@ -17,7 +17,7 @@ _SUMMARY = (
     tenants.c.slug.label("tenant"),
     messages.c.status,
     messages.c["to"],
-    messages.c.subject,
+    func.coalesce(messages.c.rendered_subject, messages.c.subject).label("subject"),
     messages.c.provider,
     messages.c.attempts,
     messages.c.last_error,
