@@ -52,7 +52,7 @@ lint: $(STAMP) ## ruff + mypy --strict
 
 .PHONY: faults
 faults: $(STAMP) ## long fault runs (SIGKILL soak)
-	IEP_FAULT_MESSAGES=2000 IEP_FAULT_KILLS=5 $(PY) -m pytest -q -m slow tests/e2e
+	IEP_FAULT_MESSAGES=2000 IEP_FAULT_KILLS=5 $(PY) -m pytest -q -s tests/e2e/test_worker_sigkill.py
 
 .PHONY: bench
 bench: $(STAMP) ## benchmarks beside this machine's own ceilings

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from iep.delivery.tasks import DeliveryDeps, Outcome, deliver_message
 from iep.queue.port import Job, Queue
@@ -55,6 +56,12 @@ class Worker:
             decision = await deliver_message(self._deps, job.message_id)
         except asyncio.CancelledError:
             raise
+        except (OperationalError, DBAPIError, OSError) as exc:
+            # The database went away mid-step (restart, terminated connection): the job comes back shortly,
+            # and the message lease decides whether it is taken over.
+            log.warning("deliver_interrupted", message_id=str(job.message_id), error=str(exc).splitlines()[0][:200])
+            await self._queue.retry(job, self._deps.clock.now())
+            return
         except Exception:
             # A bug or an outage (database gone mid-step): leave the job to come back after a short pause.
             log.exception("deliver_crashed", message_id=str(job.message_id))
