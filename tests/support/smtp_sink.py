@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -35,9 +36,13 @@ class SinkHandler:
     # Replies to hand out instead of accepting DATA, consumed one per message ("451 ..." / "550 ...").
     data_replies: list[str] = field(default_factory=list)
     always_reply: str | None = None
+    # Seconds to hold each DATA before answering: a slow provider for shutdown tests.
+    data_delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         with self.lock:
             if self.always_reply:
                 return self.always_reply

@@ -90,5 +90,9 @@ class Worker:
             if job is not None:
                 await self._queue.release(job)
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
     def stop(self) -> None:
         self._stopping.set()
