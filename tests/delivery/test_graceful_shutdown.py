@@ -25,6 +25,14 @@ async def _start(container: Container, grace: float) -> tuple[Worker, asyncio.Ta
     return worker, asyncio.create_task(worker.run())
 
 
+async def _picked_up(worker: Worker) -> None:
+    for _ in range(250):
+        if worker.in_flight:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the worker never picked the job up")
+
+
 async def test_in_flight_send_finishes_within_grace(
     api: httpx.AsyncClient, container: Container, tenant: TenantKey, sink: SmtpSink
 ) -> None:
@@ -32,11 +40,7 @@ async def test_in_flight_send_finishes_within_grace(
     mid = (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).json()["messageId"]
     await relay_all(container)
     worker, task = await _start(container, grace=5)
-    for _ in range(100):
-        if worker.in_flight:
-            break
-        await asyncio.sleep(0.02)
-    assert worker.in_flight, "the worker picked the job up"
+    await _picked_up(worker)
     worker.stop()
     await asyncio.wait_for(task, 10)
     assert sink.handler.ids() == [mid]
@@ -51,11 +55,7 @@ async def test_unfinished_work_is_handed_back_after_grace(
     mid = (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).json()["messageId"]
     await relay_all(container)
     worker, task = await _start(container, grace=0.2)
-    for _ in range(100):
-        if worker.in_flight:
-            break
-        await asyncio.sleep(0.02)
-    assert worker.in_flight
+    await _picked_up(worker)
     started = time.monotonic()
     worker.stop()
     await asyncio.wait_for(task, 10)
