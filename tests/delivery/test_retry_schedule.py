@@ -123,3 +123,21 @@ async def test_exhausted_retries_dead_letter_and_fail(
     assert [(q, str(m)) for q, m in rows] == [("mail.dlq", message_id)]
     clock.advance(100_000)
     assert await drain(container) == 0, "a dead-lettered job is not consumed again"
+
+
+async def test_a_render_error_fails_once_and_is_not_retried(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, sink: SmtpSink, clock: FakeClock
+) -> None:
+    resp = await api.post("/v1/messages", json={**PAYLOAD, "htmlBody": "<p>{{shout name}}</p>"}, headers=tenant.headers)
+    assert resp.status_code == 202, "a call to an unknown helper parses; it fails when rendered"
+    message_id = str(resp.json()["messageId"])
+    assert await drain(container) == 1
+    doc = await _show(api, tenant, message_id)
+    assert doc["status"] == "failed"
+    assert "shout" in str(doc["lastError"])
+    events = doc["events"]
+    assert isinstance(events, list)
+    assert events[-1]["payload"]["reason"] == "render_error"
+    clock.advance(10_000)
+    assert await drain(container) == 0
+    assert sink.handler.received == []

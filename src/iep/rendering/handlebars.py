@@ -1,8 +1,9 @@
-"""Inline Handlebars (T1) on handlebars-rust: escaping as handlebars.js, no code execution.
+"""Inline Handlebars (T1) on dotpromptz-handlebars: escaping as handlebars.js, no code execution.
 
-pybars3 compiles templates to Python and runs tenant input (SPEC.md §4); handlebars-rust interprets them,
-with `{{x}}` escaped as handlebars.js does (`& < > " ' \\` =`), `{{{x}}}` raw, missing variables empty and
-the built-in `if`/`each`/`with`/`unless` blocks.
+pybars3 compiles templates to Python source and runs tenant input (SPEC.md §4); dotpromptz-handlebars parses
+templates into nodes and interprets them, with `{{x}}` escaped as handlebars.js does, `{{{x}}}` raw, missing
+variables empty and the built-in `if`/`each`/`with`/`unless` blocks. It is pure Python, so exhaustion (deep
+nested `#each`) is bounded by the render timeout, not by the engine.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from handlebarrz import Template
+from dotpromptz_handlebars import Handlebars, TemplateRecursionError
 
 
 class TemplateSyntaxError(ValueError):
@@ -22,10 +23,10 @@ _local = threading.local()
 
 
 def _engine() -> Any:
-    # One registry per thread: handlebarrz's Template is not documented as thread-safe.
+    # One registry per thread: the engine's template registry is not documented as thread-safe.
     engine = getattr(_local, "engine", None)
     if engine is None:
-        engine = _local.engine = Template()
+        engine = _local.engine = Handlebars()
     return engine
 
 
@@ -45,5 +46,8 @@ def render(source: str, variables: Mapping[str, Any] | None) -> str:
         engine.register_template("__render__", source)
     except ValueError as exc:
         raise TemplateSyntaxError(str(exc)) from None
-    result: str = engine.render("__render__", dict(variables or {}))
+    try:
+        result: str = engine.render("__render__", dict(variables or {}))
+    except (ValueError, TemplateRecursionError) as exc:  # e.g. a call to a helper that does not exist
+        raise TemplateSyntaxError(str(exc)) from None
     return result
