@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 from collections import Counter
 
 import asyncpg
@@ -15,7 +13,7 @@ from iep.bootstrap import Container
 from iep.kit.db import asyncpg_dsn
 from iep.messages.models import events, messages
 from tests.conftest import TenantKey
-from tests.e2e.test_worker_sigkill import _start_worker, _wait_for
+from tests.e2e.test_worker_sigkill import _start_worker, _wait_for, stop_worker
 from tests.support.pipeline import relay_all
 from tests.support.smtp_sink import SmtpSink
 
@@ -72,11 +70,7 @@ async def test_worker_rides_out_killed_connections(
                 break
             await asyncio.sleep(0.1)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
 
     received = Counter(sink.handler.ids())
     async with container.engine.connect() as conn:

@@ -40,6 +40,14 @@ def _start_worker(database_url: str, sink: SmtpSink) -> subprocess.Popen[bytes]:
     return subprocess.Popen([IEP, "run", "--role", "worker"], env=env, stdout=subprocess.DEVNULL)
 
 
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
 async def _wait_for(predicate: object, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -89,11 +97,7 @@ async def test_sigkill_twice_loses_nothing(
         # Let any straggler (a re-send after a lease expiry) arrive before counting duplicates.
         await asyncio.sleep(3)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        stop_worker(worker)
 
     received = Counter(sink.handler.ids())
     lost = set(accepted) - set(received)

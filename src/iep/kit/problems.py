@@ -55,14 +55,6 @@ class Conflict(Problem):
     status, type_, title = 409, "conflict", "The resource is in a state that does not allow this"
 
 
-class IdempotencyInProgress(Problem):
-    status, type_, title = (
-        409,
-        "idempotency-in-progress",
-        "A request with this Idempotency-Key is in progress",
-    )
-
-
 class PayloadTooLarge(Problem):
     status, type_, title = 413, "payload-too-large", "The request body is too large"
 
@@ -89,7 +81,3 @@ class IdempotencyKeyReused(Problem):
 
 class InvalidQuery(Problem):
     status, type_, title = 400, "invalid-query", "A query parameter is invalid"
-
-
-class ServiceUnavailable(Problem):
-    status, type_, title = 503, "unavailable", "A dependency is unavailable"

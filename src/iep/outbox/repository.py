@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.outbox.models import outbox
@@ -23,16 +23,3 @@ async def claim_batch(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]
 
 async def remove(conn: AsyncConnection, ids: list[int]) -> None:
     await conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))
-
-
-async def lag(conn: AsyncConnection) -> tuple[int, float]:
-    """(rows waiting, age in seconds of the oldest)."""
-    row = (
-        await conn.execute(
-            select(
-                func.count(),
-                func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0),
-            )
-        )
-    ).one()
-    return int(row[0]), float(row[1])
