@@ -19,6 +19,7 @@ from iep.kit import migrate
 from iep.kit.clock import FakeClock
 from iep.providers.smtp import SmtpProvider
 from iep.tenancy import service as tenancy
+from tests.support import brokers
 from tests.support.smtp_sink import SmtpSink
 
 ADMIN_URL = os.environ.get("IEP_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -47,6 +48,26 @@ async def database_url() -> AsyncIterator[str]:
     yield url
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def rabbitmq_url() -> AsyncIterator[str]:
+    """A vhost of its own on the machine's RabbitMQ for this test run."""
+    problem = await brokers.rabbitmq_reachable()
+    if problem:
+        pytest.exit(problem, returncode=3)
+    vhost = f"iep_test_{os.getpid()}"
+    url = brokers.create_vhost(vhost)
+    yield url
+    brokers.delete_vhost(vhost)
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> str:
+    problem = await brokers.redis_reachable()
+    if problem:
+        pytest.exit(problem, returncode=3)
+    return brokers.REDIS_URL
 
 
 @pytest.fixture

@@ -36,20 +36,13 @@ class Container:
     worker_id: str
     providers: dict[str, Provider] = field(default_factory=dict)
     _router: ProviderRouter | None = None
+    _queues: list[Queue] = field(default_factory=list)
 
     def queue(self) -> Queue:
-        if self.settings.queue_backend is not QueueBackend.POSTGRES:
-            raise SystemExit(
-                f"QUEUE_BACKEND={self.settings.queue_backend.value} is not available in this build; use postgres"
-            )
-        return PostgresQueue(
-            self.engine,
-            self.database_url,
-            self.clock,
-            worker_id=self.worker_id,
-            lease_seconds=self.settings.worker_lease_seconds,
-            batch_size=min(self.settings.worker_concurrency, 64),
-        )
+        """A new handle on the configured backend (each part of a role consumes or publishes on its own)."""
+        queue = make_queue(self.settings, self.engine, self.database_url, self.clock, self.worker_id)
+        self._queues.append(queue)
+        return queue
 
     @property
     def router(self) -> ProviderRouter:
@@ -68,9 +61,39 @@ class Container:
         )
 
     async def close(self) -> None:
+        for queue in self._queues:
+            await queue.close()
         if self._router is not None:
             await self._router.close()
         await self.engine.dispose()
+
+
+def make_queue(settings: Settings, engine: AsyncEngine, database_url: str, clock: Clock, worker_id: str) -> Queue:
+    backend = settings.queue_backend
+    if backend is QueueBackend.RABBITMQ:
+        from iep.queue.rabbitmq import RabbitQueue
+
+        assert settings.rabbitmq_url is not None  # checked by Settings
+        return RabbitQueue(settings.rabbitmq_url, clock, prefetch=settings.worker_concurrency)
+    if backend is QueueBackend.REDIS:
+        from iep.queue.redis_bullmq import RedisQueue
+
+        assert settings.redis_url is not None  # checked by Settings
+        return RedisQueue(
+            settings.redis_url,
+            clock,
+            concurrency=settings.worker_concurrency,
+            lock_seconds=settings.worker_lease_seconds,
+            stalled_check_seconds=settings.queue_stalled_check_seconds,
+        )
+    return PostgresQueue(
+        engine,
+        database_url,
+        clock,
+        worker_id=worker_id,
+        lease_seconds=settings.worker_lease_seconds,
+        batch_size=min(settings.worker_concurrency, 64),
+    )
 
 
 def default_providers(settings: Settings) -> dict[str, Provider]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     retry_delays_seconds: list[int] = Field(default=[60, 300, 900, 3600])
     max_attempts: int = Field(default=5, ge=1, le=50)
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
+    # A job that should have run this long ago and has not is re-published from the database (a broker lost it).
+    queue_sweep_after_seconds: float = Field(default=600.0, gt=0)
+    queue_sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # redis backend: how often BullMQ looks for jobs whose consumer died.
+    queue_stalled_check_seconds: float = Field(default=15.0, gt=0)
 
     max_body_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(default=50, ge=1, le=1000)
@@ -83,6 +88,14 @@ class Settings(BaseSettings):
         if not value or any(d <= 0 for d in value):
             raise ValueError("must be a non-empty list of positive seconds, e.g. [60,300,900,3600]")
         return value
+
+    @model_validator(mode="after")
+    def _broker_url_present(self) -> Settings:
+        if self.queue_backend is QueueBackend.RABBITMQ and not self.rabbitmq_url:
+            raise ValueError("RABBITMQ_URL is required when QUEUE_BACKEND=rabbitmq")
+        if self.queue_backend is QueueBackend.REDIS and not self.redis_url:
+            raise ValueError("REDIS_URL is required when QUEUE_BACKEND=redis")
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -102,6 +115,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            name = str(err["loc"][0]).upper() if err["loc"] else "?"
+            if not err["loc"]:  # a rule across variables names them in its message
+                lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
+                continue
+            name = str(err["loc"][0]).upper()
             lines.append(f"  {name}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigError("IEP cannot start, bad configuration:\n" + "\n".join(lines)) from None

@@ -33,6 +33,7 @@ class Worker:
         with contextlib.suppress(asyncio.CancelledError):
             await consumer
         await self._drain()
+        await self._queue.close()
         log.info("worker_stopped", worker=self._deps.worker_id, processed=self.processed)
 
     async def _consume(self) -> None:

@@ -19,6 +19,7 @@ from iep.kit import migrate
 from iep.kit.embedded_pg import ensure_embedded
 from iep.kit.selftest import ensure_safe_interpreter
 from iep.outbox.relay import Relay
+from iep.outbox.sweeper import Sweeper
 
 log = structlog.get_logger("iep.run")
 
@@ -71,6 +72,13 @@ async def run_role(settings: Settings, role: Role) -> None:
     if role in (Role.RELAY, Role.ALL, Role.DEV):
         relay = Relay(container.engine, url, container.queue(), batch_size=settings.relay_batch_size)
         parts.append(("relay", relay.run, relay.stop))
+        sweeper = Sweeper(
+            container.engine,
+            container.clock,
+            stale_seconds=settings.queue_sweep_after_seconds,
+            interval_seconds=settings.queue_sweep_interval_seconds,
+        )
+        parts.append(("sweeper", sweeper.run, sweeper.stop))
 
     if role is Role.DEV:
         from iep.entrypoints.dev import announce

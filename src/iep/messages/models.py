@@ -57,6 +57,8 @@ messages = Table(
     Column("lease_owner", String(64)),
     Column("lease_until", DateTime(timezone=True)),
     Column("dead_lettered_at", DateTime(timezone=True)),
+    # When the sweeper last re-published the message because no job for it had turned up (outbox.sweeper).
+    Column("requeued_at", DateTime(timezone=True)),
     Column("sent_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -67,6 +69,11 @@ messages = Table(
     Index(None, "tenant_id", "status"),
     Index(None, "tenant_id", "created_at"),
     Index(None, "provider_msg_id"),
+    Index(
+        "ix_messages_unfinished",
+        "created_at",
+        postgresql_where=text("status IN ('queued', 'scheduled', 'retry_scheduled', 'processing')"),
+    ),
     Index(
         "uq_messages_tenant_id_idempotency_key",
         "tenant_id",

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 
 import structlog
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.kit.db import asyncpg_dsn
@@ -56,8 +55,8 @@ class Relay:
             while not self._stopping.is_set():
                 try:
                     moved = await self.relay_once()
-                except (OperationalError, DBAPIError, OSError) as exc:
-                    log.warning("relay_failed", error=str(exc)[:200])
+                except Exception as exc:  # the database or the broker is away: the rows stay for the next try
+                    log.warning("relay_failed", error=str(exc).splitlines()[0][:200] if str(exc) else repr(exc))
                     moved = 0
                     await asyncio.sleep(1.0)
                 if moved < self._batch:

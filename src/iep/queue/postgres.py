@@ -21,7 +21,7 @@ from iep.kit.clock import Clock
 from iep.kit.db import asyncpg_dsn
 from iep.kit.listen import listen_forever
 from iep.queue.models import queue_jobs
-from iep.queue.port import DEAD_LETTER_QUEUE, SEND_QUEUE, Job
+from iep.queue.port import DEAD_LETTER_QUEUE, SEND_QUEUE, Depth, Job
 
 log = structlog.get_logger("iep.queue.postgres")
 CHANNEL = "iep_jobs"
@@ -196,9 +196,23 @@ class PostgresQueue:
             .values(queue=DEAD_LETTER_QUEUE, locked_by=None, locked_until=None, payload={"reason": reason}),
         )
 
+    async def depth(self) -> Depth:
+        now = self._clock.now()
+        stmt = select(
+            func.count().filter(queue_jobs.c.queue == self._queue, queue_jobs.c.available_at <= now),
+            func.count().filter(queue_jobs.c.queue == self._queue, queue_jobs.c.available_at > now),
+            func.count().filter(queue_jobs.c.queue == DEAD_LETTER_QUEUE),
+        )
+        async with self._engine.connect() as conn:
+            ready, delayed, dead = (await conn.execute(stmt)).one()
+        return Depth(ready=ready, delayed=delayed, dead=dead)
+
     def wake(self) -> None:
         self._wakeup.set()
 
     async def stop(self) -> None:
         self._stopping.set()
         self._wakeup.set()
+
+    async def close(self) -> None:
+        """The engine belongs to the container, which disposes of it."""

@@ -1,0 +1,191 @@
+"""One behaviour contract (SPEC D5), run against every queue backend on the machine's real services."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from iep.bootstrap import Container
+from iep.kit.clock import SystemClock
+from iep.queue.port import Job, Queue
+from iep.queue.postgres import PostgresQueue
+from iep.queue.rabbitmq import RabbitQueue
+from iep.queue.redis_bullmq import RedisQueue
+from tests.support import brokers
+
+CLOCK = SystemClock()
+
+
+class Backend:
+    """Makes consumers of one backend and knows how to make one die without settling its jobs."""
+
+    def __init__(self, kind: str, container: Container, rabbitmq_url: str, redis_prefix: str) -> None:
+        self.kind = kind
+        self._container = container
+        self._rabbitmq_url = rabbitmq_url
+        self._redis_prefix = redis_prefix
+        self._made: list[tuple[Queue, AsyncIterator[Job]]] = []
+        self._workers = 0
+
+    def make(self, *, concurrency: int = 8) -> tuple[Queue, AsyncIterator[Job]]:
+        self._workers += 1
+        queue: Queue
+        if self.kind == "postgres":
+            queue = PostgresQueue(
+                self._container.engine,
+                self._container.database_url,
+                CLOCK,
+                worker_id=f"contract-{self._workers}",
+                lease_seconds=1.0,
+                batch_size=concurrency,
+            )
+        elif self.kind == "rabbitmq":
+            queue = RabbitQueue(self._rabbitmq_url, CLOCK, prefetch=concurrency)
+        else:
+            queue = RedisQueue(
+                brokers.REDIS_URL,
+                CLOCK,
+                concurrency=concurrency,
+                lock_seconds=1.0,
+                stalled_check_seconds=1.0,
+                prefix=self._redis_prefix,
+            )
+        jobs = queue.consume().__aiter__()
+        self._made.append((queue, jobs))
+        return queue, jobs
+
+    async def die(self, queue: Queue) -> None:
+        """Vanish the way a SIGKILLed consumer does: nothing settled, nothing handed back."""
+        if isinstance(queue, RabbitQueue):
+            await queue.close()  # the broker requeues what the closed connection held unacked
+        elif isinstance(queue, RedisQueue):
+            assert queue._worker is not None
+            await queue._worker.close(force=True)  # the job stays active until its lock expires
+        # postgres: the claim's lock simply expires
+
+    async def close(self) -> None:
+        for queue, jobs in self._made:
+            await queue.stop()
+            with_aclose: Any = jobs
+            await with_aclose.aclose()
+            await queue.close()
+
+
+@pytest.fixture(params=["postgres", "rabbitmq", "redis"])
+async def backend(
+    request: pytest.FixtureRequest, container: Container, rabbitmq_url: str, redis_url: str
+) -> AsyncIterator[Backend]:
+    del redis_url  # requested so an unreachable Redis stops the run
+    prefix = brokers.redis_prefix()
+    if request.param == "rabbitmq":
+        await brokers.purge_rabbitmq(rabbitmq_url)
+    made = Backend(request.param, container, rabbitmq_url, prefix)
+    yield made
+    await made.close()
+    if request.param == "redis":
+        await brokers.delete_redis_prefix(prefix)
+    if request.param == "rabbitmq":
+        await brokers.purge_rabbitmq(rabbitmq_url)
+
+
+def job(priority: int = 1, *, delay: float = 0.0) -> Job:
+    at = CLOCK.now() + timedelta(seconds=delay) if delay else None
+    return Job(message_id=uuid.uuid4(), tenant_id=uuid.uuid4(), priority=priority, available_at=at)
+
+
+async def take(jobs: AsyncIterator[Job], within: float = 5.0) -> Job:
+    return await asyncio.wait_for(jobs.__anext__(), within)
+
+
+async def test_published_jobs_are_handed_out_once_and_acked(backend: Backend) -> None:
+    queue, jobs = backend.make()
+    sent = [job() for _ in range(5)]
+    await queue.publish(sent)
+    got = [await take(jobs) for _ in sent]
+    assert sorted(j.message_id for j in got) == sorted(j.message_id for j in sent)
+    assert all(j.tenant_id == next(s.tenant_id for s in sent if s.message_id == j.message_id) for j in got)
+    for j in got:
+        await queue.ack(j)
+    depth = await queue.depth()
+    assert (depth.ready, depth.delayed, depth.dead) == (0, 0, 0)
+
+
+async def test_a_retried_job_comes_back_after_its_delay(backend: Backend) -> None:
+    queue, jobs = backend.make()
+    await queue.publish([job()])
+    first = await take(jobs)
+    started = time.monotonic()
+    await queue.retry(first, CLOCK.now() + timedelta(seconds=1.0))
+    again = await take(jobs, within=6)
+    waited = time.monotonic() - started
+    assert again.message_id == first.message_id
+    assert 0.9 <= waited < 3.0, waited
+    await queue.ack(again)
+
+
+async def test_a_dead_lettered_job_is_kept_and_never_handed_out_again(backend: Backend) -> None:
+    queue, jobs = backend.make()
+    await queue.publish([job()])
+    first = await take(jobs)
+    await queue.dead_letter(first, "max_attempts")
+    assert (await queue.depth()).dead == 1
+    await queue.publish([job()])
+    second = await take(jobs)
+    assert second.message_id != first.message_id
+    await queue.ack(second)
+
+
+async def test_higher_priority_jobs_are_handed_out_first(backend: Backend) -> None:
+    queue, _ = backend.make()
+    await queue.publish([job(2) for _ in range(10)] + [job(1) for _ in range(10)] + [job(0) for _ in range(10)])
+    # A consumer that starts on a backlog: what it takes first is the high-priority work.
+    consumer, jobs = backend.make(concurrency=10)
+    order = []
+    for _ in range(30):
+        got = await take(jobs)
+        order.append(got.priority)
+        await consumer.ack(got)
+    assert order[:10] == [0] * 10, order
+    assert order[-10:] == [2] * 10, order
+
+
+async def test_a_scheduled_job_waits_for_its_time(backend: Backend) -> None:
+    queue, jobs = backend.make()
+    started = time.monotonic()
+    await queue.publish([job(delay=1.5)])
+    got = await take(jobs, within=6)
+    waited = time.monotonic() - started
+    assert 1.4 <= waited < 2.5, waited
+    await queue.ack(got)
+
+
+async def test_a_job_held_by_a_consumer_that_dies_is_handed_to_another(backend: Backend) -> None:
+    doomed, doomed_jobs = backend.make()
+    await doomed.publish([job()])
+    held = await take(doomed_jobs)
+    await backend.die(doomed)
+    survivor, jobs = backend.make()
+    again = await take(jobs, within=15)
+    assert again.message_id == held.message_id
+    assert again.deliveries >= 2 or backend.kind == "rabbitmq"
+    await survivor.ack(again)
+
+
+async def test_a_released_job_is_handed_out_again_at_once(backend: Backend) -> None:
+    first_consumer, first_jobs = backend.make()
+    await first_consumer.publish([job()])
+    held = await take(first_jobs)
+    await first_consumer.stop()
+    other, jobs = backend.make()
+    started = time.monotonic()
+    await first_consumer.release(held)
+    again = await take(jobs, within=5)
+    assert again.message_id == held.message_id
+    assert time.monotonic() - started < 2.0
+    await other.ack(again)
