@@ -118,3 +118,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     ensure_safe_interpreter()
     del session
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server (SES, S3) on loopback for the whole run; tests use their own identities and buckets."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.support.smtp_sink import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

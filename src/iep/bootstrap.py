@@ -10,16 +10,15 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from iep.config import QueueBackend, Settings
+from iep.config import ConfigError, QueueBackend, Settings
 from iep.delivery.retry_policy import RetryPolicy
 from iep.delivery.routing import ProviderRouter
 from iep.delivery.tasks import DeliveryDeps
 from iep.kit.clock import Clock, SystemClock
 from iep.kit.db import create_engine
 from iep.messages.service import AcceptLimits
+from iep.providers import registry
 from iep.providers.base import Provider
-from iep.providers.devinbox import DevInboxProvider
-from iep.providers.smtp import SmtpProvider
 from iep.queue.port import Queue
 from iep.queue.postgres import PostgresQueue
 from iep.tenancy.auth import Authenticator
@@ -74,21 +73,10 @@ class Container:
 
 
 def default_providers(settings: Settings) -> dict[str, Provider]:
-    return {
-        "smtp": SmtpProvider(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_user,
-            password=settings.smtp_pass,
-            tls=settings.smtp_tls.value,
-            timeout=settings.smtp_timeout_seconds,
-            pool_size=settings.smtp_pool_size,
-            message_id_domain=settings.message_id_domain,
-        ),
-        "devinbox": DevInboxProvider(
-            directory=settings.state_dir / "inbox", message_id_domain=settings.message_id_domain
-        ),
-    }
+    try:
+        return registry.from_settings(settings)
+    except registry.ProviderConfigError as exc:
+        raise ConfigError(f"IEP cannot start, bad configuration:\n  {exc}") from None
 
 
 def build(
