@@ -114,6 +114,18 @@ class Settings(BaseSettings):
             raise ValueError("must be a non-empty list of positive seconds, e.g. [60,300,900,3600]")
         return value
 
+    @field_validator("iep_encryption_key")
+    @classmethod
+    def _key_ring(cls, value: str | None) -> str | None:
+        if value:
+            from iep.kit.crypto import CryptoError, KeyRing
+
+            try:
+                KeyRing.parse(value)
+            except CryptoError as exc:
+                raise ValueError(f"{exc}; expected id:base64key[,id:base64key...] (newest first)") from None
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _database_url_scheme(cls, value: str | None) -> str | None:
