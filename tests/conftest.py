@@ -62,8 +62,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def container(database_url: str, sink: SmtpSink, clock: FakeClock) -> AsyncIterator[Container]:
-    settings = load_settings(database_url=database_url, smtp_port=sink.port, default_provider="smtp")
+async def container(
+    database_url: str, sink: SmtpSink, clock: FakeClock, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Container]:
+    settings = load_settings(
+        database_url=database_url,
+        smtp_port=sink.port,
+        default_provider="smtp",
+        attachments_dir=tmp_path_factory.mktemp("attachments"),
+    )
     providers = {
         "smtp": SmtpProvider(
             host="127.0.0.1",
