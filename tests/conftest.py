@@ -83,8 +83,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def container(database_url: str, sink: SmtpSink, clock: FakeClock) -> AsyncIterator[Container]:
-    settings = load_settings(database_url=database_url, smtp_port=sink.port, default_provider="smtp")
+async def container(
+    database_url: str, sink: SmtpSink, clock: FakeClock, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Container]:
+    settings = load_settings(
+        database_url=database_url,
+        smtp_port=sink.port,
+        default_provider="smtp",
+        attachments_dir=tmp_path_factory.mktemp("attachments"),
+    )
     providers = {
         "smtp": SmtpProvider(
             host="127.0.0.1",
@@ -139,3 +146,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
     ensure_safe_interpreter()
     del session
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server (SES, S3) on loopback for the whole run; tests use their own identities and buckets."""
+    from moto.server import ThreadedMotoServer
+
+    from tests.support.smtp_sink import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -8,18 +8,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from iep.config import QueueBackend, Settings
+from iep.attachments.storage import AttachmentStore, LocalStore, S3Store
+from iep.config import ConfigError, QueueBackend, Settings
+from iep.delivery.breaker import BreakerPolicy, BreakerStore, CircuitBreaker, MemoryBreakerStore
+from iep.delivery.breaker_redis import RedisBreakerStore
+from iep.delivery.rate_limit import BucketStore, MemoryBucketStore, RateLimiter, RedisBucketStore
 from iep.delivery.retry_policy import RetryPolicy
 from iep.delivery.routing import ProviderRouter
 from iep.delivery.tasks import DeliveryDeps
 from iep.kit.clock import Clock, SystemClock
+from iep.kit.crypto import KeyRing
 from iep.kit.db import create_engine
+from iep.kit.sigv4 import AwsCredentials
 from iep.messages.service import AcceptLimits
+from iep.providers import registry
 from iep.providers.base import Provider
-from iep.providers.devinbox import DevInboxProvider
-from iep.providers.smtp import SmtpProvider
 from iep.queue.port import Queue
 from iep.queue.postgres import PostgresQueue
 from iep.tenancy.auth import Authenticator
@@ -35,6 +41,8 @@ class Container:
     limits: AcceptLimits
     worker_id: str
     providers: dict[str, Provider] = field(default_factory=dict)
+    attachment_store: AttachmentStore | None = None
+    redis: Redis | None = None
     _router: ProviderRouter | None = None
     _queues: list[Queue] = field(default_factory=list)
 
@@ -47,8 +55,31 @@ class Container:
     @property
     def router(self) -> ProviderRouter:
         if self._router is None:
-            self._router = ProviderRouter(self.providers, self.settings.default_provider)
+            s = self.settings
+            # Shared through Redis across workers when REDIS_URL is set (D7); this process's own otherwise.
+            breaker_store: BreakerStore = RedisBreakerStore(self.redis) if self.redis else MemoryBreakerStore()
+            buckets: BucketStore = RedisBucketStore(self.redis) if self.redis else MemoryBucketStore()
+            policy = BreakerPolicy(
+                failure_ratio=s.breaker_failure_ratio,
+                min_calls=s.breaker_min_calls,
+                window_seconds=s.breaker_window_seconds,
+                cooldown_seconds=s.breaker_cooldown_seconds,
+                probe_timeout_seconds=max(s.breaker_cooldown_seconds, s.provider_timeout_seconds + 5),
+            )
+            self._router = ProviderRouter(
+                self.providers,
+                s.default_provider,
+                breaker=CircuitBreaker(breaker_store, self.clock, policy),
+                limiter=RateLimiter(buckets, self.clock, s.provider_rate_limits),
+                settings=s,
+                keyring=self.keyring,
+            )
         return self._router
+
+    @property
+    def keyring(self) -> KeyRing | None:
+        key = self.settings.iep_encryption_key
+        return KeyRing.parse(key) if key else None
 
     def delivery_deps(self) -> DeliveryDeps:
         return DeliveryDeps(
@@ -58,6 +89,8 @@ class Container:
             policy=RetryPolicy(tuple(self.settings.retry_delays_seconds)),
             lease=timedelta(seconds=self.settings.worker_lease_seconds),
             worker_id=self.worker_id,
+            attachments=self.attachment_store,
+            keyring=self.keyring,
         )
 
     async def close(self) -> None:
@@ -65,6 +98,10 @@ class Container:
             await queue.close()
         if self._router is not None:
             await self._router.close()
+        if self.attachment_store is not None:
+            await self.attachment_store.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.engine.dispose()
 
 
@@ -97,21 +134,22 @@ def make_queue(settings: Settings, engine: AsyncEngine, database_url: str, clock
 
 
 def default_providers(settings: Settings) -> dict[str, Provider]:
-    return {
-        "smtp": SmtpProvider(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_user,
-            password=settings.smtp_pass,
-            tls=settings.smtp_tls.value,
-            timeout=settings.smtp_timeout_seconds,
-            pool_size=settings.smtp_pool_size,
-            message_id_domain=settings.message_id_domain,
-        ),
-        "devinbox": DevInboxProvider(
-            directory=settings.state_dir / "inbox", message_id_domain=settings.message_id_domain
-        ),
-    }
+    try:
+        return registry.from_settings(settings)
+    except registry.ProviderConfigError as exc:
+        raise ConfigError(f"IEP cannot start, bad configuration:\n  {exc}") from None
+
+
+def attachment_store(settings: Settings) -> AttachmentStore:
+    """S3-compatible storage when S3_BUCKET is set, else a local directory (dev)."""
+    if not settings.s3_bucket:
+        return LocalStore(settings.attachments_dir)
+    if not (settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key):
+        raise ConfigError(
+            "IEP cannot start, bad configuration:\n  S3_BUCKET needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY"
+        )
+    credentials = AwsCredentials(settings.s3_access_key, settings.s3_secret_key, settings.s3_region)
+    return S3Store(endpoint=settings.s3_endpoint, bucket=settings.s3_bucket, credentials=credentials)
 
 
 def build(
@@ -133,4 +171,6 @@ def build(
         limits=AcceptLimits(max_recipients=settings.max_recipients, max_attempts=settings.max_attempts),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         providers=dict(providers) if providers is not None else default_providers(settings),
+        attachment_store=attachment_store(settings),
+        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
     )

@@ -51,7 +51,34 @@ class Settings(BaseSettings):
     smtp_tls: SmtpTls = SmtpTls.NONE
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     smtp_pool_size: int = Field(default=8, ge=1, le=256)
+    smtp_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    # VERP: the envelope sender becomes bounces+<messageId>@BOUNCE_DOMAIN, so a bounce names its message.
+    bounce_domain: str | None = None
     default_provider: str = "smtp"
+    provider_timeout_seconds: float = Field(default=30.0, gt=0)
+    provider_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    sendgrid_api_key: str | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    mailgun_api_key: str | None = None
+    mailgun_domain: str | None = None
+    mailgun_base_url: str = "https://api.mailgun.net"
+    postmark_server_token: str | None = None
+    postmark_message_stream: str = "outbound"
+    postmark_base_url: str = "https://api.postmarkapp.com"
+    resend_api_key: str | None = None
+    resend_base_url: str = "https://api.resend.com"
+    ses_region: str | None = None
+    ses_access_key_id: str | None = None
+    ses_secret_access_key: str | None = None
+    ses_endpoint: str | None = None
+    ses_configuration_set: str | None = None
+    # Circuit breaker (D-3): open at this failure ratio over at least this many calls in the window.
+    breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
+    breaker_min_calls: int = Field(default=10, ge=1)
+    breaker_window_seconds: float = Field(default=60.0, gt=0)
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+    # Sends per second each provider may take, shared by every worker, e.g. {"sendgrid": 100}.
+    provider_rate_limits: dict[str, float] = Field(default_factory=dict)
     # Domain for Message-ID headers when the sender's own domain is not used.
     message_id_domain: str = "iep.local"
 
@@ -60,6 +87,9 @@ class Settings(BaseSettings):
     s3_bucket: str | None = None
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    # Attachments are kept here when S3_BUCKET is unset (dev); else in the bucket.
+    attachments_dir: Path = Path(".iep/attachments")
     otel_exporter_otlp_endpoint: str | None = None
 
     log_level: str = "info"
@@ -96,6 +126,18 @@ class Settings(BaseSettings):
         if self.queue_backend is QueueBackend.REDIS and not self.redis_url:
             raise ValueError("REDIS_URL is required when QUEUE_BACKEND=redis")
         return self
+
+    @field_validator("iep_encryption_key")
+    @classmethod
+    def _key_ring(cls, value: str | None) -> str | None:
+        if value:
+            from iep.kit.crypto import CryptoError, KeyRing
+
+            try:
+                KeyRing.parse(value)
+            except CryptoError as exc:
+                raise ValueError(f"{exc}; expected id:base64key[,id:base64key...] (newest first)") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

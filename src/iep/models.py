@@ -3,10 +3,12 @@
 from iep.kit.db import metadata
 from iep.messages import models as _messages
 from iep.outbox import models as _outbox
+from iep.providers import models as _providers
 from iep.queue import models as _queue
+from iep.sending_domains import models as _sending_domains
 from iep.suppressions import models as _suppressions
 from iep.tenancy import models as _tenancy
 from iep.tenant_webhooks import models as _webhooks
 
 __all__ = ["metadata"]
-_ = (_messages, _outbox, _queue, _suppressions, _tenancy, _webhooks)
+_ = (_messages, _outbox, _providers, _queue, _sending_domains, _suppressions, _tenancy, _webhooks)

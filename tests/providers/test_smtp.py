@@ -321,7 +321,7 @@ async def test_connection_refused_is_transient() -> None:
     assert caught.value.code is None
 
 
-async def test_silent_server_times_out_as_transient() -> None:
+async def test_silent_greeting_times_out_within_the_connect_timeout() -> None:
     held: list[asyncio.StreamWriter] = []
 
     async def never_greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -330,7 +330,7 @@ async def test_silent_server_times_out_as_transient() -> None:
     server = await asyncio.start_server(never_greet, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with provider(port, timeout=0.5) as p:
+        async with provider(port, timeout=5, connect_timeout=0.5) as p:
             with pytest.raises(TransientProviderError, match=r"Timeout|Timed out"):
                 await p.send(make_email())
             assert not await p.check_health()

@@ -6,6 +6,7 @@ canceled or held by a live worker sends nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,12 +16,16 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from iep.attachments import service as attachments
+from iep.attachments.storage import AttachmentStore, StorageError
+from iep.delivery import context as sending_context
 from iep.delivery import repository
 from iep.delivery.retry_policy import RetryPolicy
-from iep.delivery.routing import ProviderRouter
+from iep.delivery.routing import ProviderRouter, Route
 from iep.kit.clock import Clock
+from iep.kit.crypto import CryptoError, KeyRing
 from iep.messages.status import FINAL, Status
-from iep.providers.base import Address, OutgoingEmail, ProviderError
+from iep.providers.base import Address, OutgoingEmail, PermanentProviderError, ProviderError, TransientProviderError
 from iep.providers.mime import HeaderInjectionError
 from iep.rendering import handlebars
 from iep.rendering.text import text_from_html
@@ -48,6 +53,8 @@ class DeliveryDeps:
     policy: RetryPolicy
     lease: timedelta
     worker_id: str
+    attachments: AttachmentStore | None = None
+    keyring: KeyRing | None = None
 
 
 class RenderFailed(Exception):
@@ -99,17 +106,23 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
         email = outgoing(row, rendered)
     except RenderFailed as exc:
         return await _fail(deps, row, str(exc), None, "render_error", None, dead=False)
-    provider = deps.router.choose(row)
+    route: Route | None = None
     try:
-        result = await provider.send(email)
+        email, route = await _prepare(deps, row, email)
+        await deps.router.throttle(route)
+        result = await route.provider.send(email)
     except HeaderInjectionError as exc:
-        return await _fail(deps, row, str(exc), None, "header_injection", provider.name, dead=False)
+        return await _fail(deps, row, str(exc), None, "header_injection", _name(route, exc), dead=False)
     except ProviderError as exc:
-        bound.warning("send_failed", provider=provider.name, transient=exc.transient, code=exc.code, error=str(exc))
+        if route is not None:
+            # A refusal is an answer: only what says "not now" counts against the provider's circuit.
+            await deps.router.record(route, ok=not exc.transient)
+        provider_name = _name(route, exc)
+        bound.warning("send_failed", provider=provider_name, transient=exc.transient, code=exc.code, error=str(exc))
         if not exc.transient:
-            return await _fail(deps, row, str(exc), exc.code, "permanent", provider.name, dead=False)
+            return await _fail(deps, row, str(exc), exc.code, "permanent", provider_name, dead=False)
         if row["attempts"] >= row["max_attempts"]:
-            return await _fail(deps, row, str(exc), exc.code, "max_attempts", provider.name, dead=True)
+            return await _fail(deps, row, str(exc), exc.code, "max_attempts", provider_name, dead=True)
         at = deps.clock.now() + timedelta(seconds=deps.policy.delay_after(row["attempts"]))
         async with deps.engine.begin() as conn:
             await repository.record_retry(
@@ -121,9 +134,10 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
                 attempt=row["attempts"],
                 error=str(exc),
                 code=exc.code,
-                provider=provider.name,
+                provider=provider_name,
             )
         return Decision(Outcome.RETRY, at)
+    await deps.router.record(route, ok=True)
     async with deps.engine.connect() as conn:
         autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await repository.record_sent(
@@ -137,6 +151,27 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
         )
     bound.info("sent", provider=result.provider)
     return Decision(Outcome.DONE)
+
+
+def _name(route: Route | None, exc: ProviderError) -> str:
+    return route.provider.name if route is not None else exc.provider
+
+
+async def _prepare(deps: DeliveryDeps, row: dict[str, Any], email: OutgoingEmail) -> tuple[OutgoingEmail, Route]:
+    """Attachments, DKIM key and unsubscribe link added to the email; the provider chosen (D-3)."""
+    domain = row["from_email"].rpartition("@")[2]
+    async with deps.engine.connect() as conn:
+        ctx = await sending_context.load(conn, row["tenant_id"], row["id"], domain)
+    try:
+        files = await attachments.fetch_all(deps.attachments, ctx.attachment_rows)
+        dkim = ctx.dkim_key(row["tenant_id"], deps.keyring)
+    except StorageError as exc:
+        raise TransientProviderError(f"attachments unavailable: {exc}") from exc
+    except CryptoError as exc:
+        raise PermanentProviderError(f"the DKIM key cannot be opened: {exc}") from exc
+    email = dataclasses.replace(email, attachments=files, dkim=dkim, list_unsubscribe=ctx.list_unsubscribe(row["id"]))
+    route = await deps.router.route(row["tenant_id"], ctx.policy, ctx.own_providers)
+    return email, route
 
 
 def _not_claimed(state: dict[str, Any] | None, now: datetime) -> Decision:

@@ -92,6 +92,8 @@ attachments = Table(
     Column("content_type", String(100), nullable=False),
     Column("size_bytes", Integer, nullable=False),
     Column("storage_key", Text, nullable=False),
+    # Set for an inline part the HTML shows as cid:<content_id>.
+    Column("content_id", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index(None, "message_id"),
 )

@@ -40,6 +40,11 @@ WITH sup AS (
 ), e AS (
   INSERT INTO events (id, message_id, type, payload, created_at)
   SELECT :event_id, m.id, m.status, NULL, :now FROM m
+), a AS (
+  INSERT INTO attachments (id, message_id, filename, content_type, size_bytes, storage_key, content_id, created_at)
+  SELECT x.id, m.id, x.filename, x.content_type, x.size_bytes, x.storage_key, x.content_id, :now
+  FROM m, jsonb_to_recordset(:attachments) AS x(id uuid, filename text, content_type text, size_bytes int,
+    storage_key text, content_id text)
 ), o AS (
   INSERT INTO outbox (topic, message_id, tenant_id, priority, available_at, created_at)
   SELECT :topic, m.id, :tenant_id, :priority_rank, :available_at, :now FROM m
@@ -58,6 +63,7 @@ SELECT m.id, m.status, m.suppressed_recipients, pg_notify('iep_outbox', '') IS N
     bindparam("variables", type_=JSONB),
     bindparam("metadata", type_=JSONB),
     bindparam("headers", type_=JSONB),
+    bindparam("attachments", type_=JSONB),
 )
 
 
@@ -83,6 +89,9 @@ class NewMessage:
     request_hash: str
     trace_id: str | None
     scheduled_at: datetime | None
+    # Set when attachments were stored first under keys that name the message (D-4).
+    id: uuid.UUID | None = None
+    attachments: tuple[dict[str, Any], ...] = ()
 
 
 async def insert_accepted(conn: AsyncConnection, msg: NewMessage, now: datetime) -> dict[str, Any] | None:
@@ -90,8 +99,9 @@ async def insert_accepted(conn: AsyncConnection, msg: NewMessage, now: datetime)
     status = Status.SCHEDULED if msg.scheduled_at and msg.scheduled_at > now else Status.QUEUED
     available_at = msg.scheduled_at if status is Status.SCHEDULED else now
     params = {
-        "id": uuid7(),
+        "id": msg.id or uuid7(),
         "event_id": uuid7(),
+        "attachments": [{**a, "id": str(a["id"])} for a in msg.attachments],
         "tenant_id": msg.tenant_id,
         "to": msg.to,
         "cc": msg.cc,

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -17,7 +18,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
+from iep.attachments import validation as attachment_rules
 from iep.messages.addresses import check_display_name, domain_of, normalize_address, parse_mailbox
 from iep.messages.header_safety import check_header_text
 from iep.rendering.handlebars import check_syntax
@@ -78,6 +81,44 @@ class Sender(_Strict):
         return check_display_name(value) if value else None
 
 
+class AttachmentIn(_Strict):
+    """One file, base64 in the request (D-4); decoded and checked here so a 422 names the exact field."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, ser_json_bytes="base64")
+
+    filename: str
+    content: Annotated[bytes, BeforeValidator(attachment_rules.decode_content)]
+    content_type: str = Field(alias="contentType", max_length=100)
+    content_id: str | None = Field(default=None, alias="contentId")
+
+    @field_validator("filename")
+    @classmethod
+    def _filename(cls, value: str) -> str:
+        return attachment_rules.check_filename(value)
+
+    @field_validator("content")
+    @classmethod
+    def _size(cls, value: bytes) -> bytes:
+        if len(value) > attachment_rules.MAX_FILE_BYTES:
+            raise ValueError(f"is larger than {attachment_rules.MAX_FILE_BYTES // (1024 * 1024)} MB")
+        if not value:
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("content_id")
+    @classmethod
+    def _content_id(cls, value: str | None) -> str | None:
+        return attachment_rules.check_content_id(value)
+
+    @model_validator(mode="after")
+    def _type_matches(self) -> AttachmentIn:
+        try:
+            attachment_rules.check_type(self.filename, self.content_type, self.content)
+        except ValueError as exc:
+            raise PydanticCustomError("attachment_type", "contentType: {reason}", {"reason": str(exc)}) from None
+        return self
+
+
 class SendRequest(_Strict):
     """`POST /v1/messages`. Validation context: `sender_domains` (frozenset) and `max_recipients` (int)."""
 
@@ -96,6 +137,23 @@ class SendRequest(_Strict):
     priority: Literal["high", "normal", "low"] = "normal"
     idempotency_key: IdempotencyKey | None = Field(default=None, alias="idempotencyKey")
     scheduled_at: datetime | None = Field(default=None, alias="scheduledAt")
+    attachments: list[AttachmentIn] = Field(default_factory=list)
+
+    @field_validator("attachments", mode="before")
+    @classmethod
+    def _attachment_count(cls, value: Any) -> Any:
+        if isinstance(value, list) and len(value) > attachment_rules.MAX_COUNT:
+            raise ValueError(f"at most {attachment_rules.MAX_COUNT} attachments per message")
+        return value
+
+    @field_validator("attachments")
+    @classmethod
+    def _attachment_total(cls, value: list[AttachmentIn]) -> list[AttachmentIn]:
+        attachment_rules.check_sizes([len(a.content) for a in value])
+        ids = [a.content_id for a in value if a.content_id]
+        if len(ids) != len(set(ids)):
+            raise ValueError("each contentId must be unique within the message")
+        return value
 
     @field_validator("to", "cc", "bcc", mode="before")
     @classmethod

@@ -13,7 +13,10 @@ import orjson
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from iep.attachments import service as attachments
+from iep.attachments.storage import AttachmentStore
 from iep.kit.clock import Clock
+from iep.kit.ids import uuid7
 from iep.kit.problems import (
     Conflict,
     IdempotencyKeyReused,
@@ -100,8 +103,33 @@ async def accept_message(
     limits: AcceptLimits,
     clock: Clock,
     trace_id: str | None = None,
+    store: AttachmentStore | None = None,
 ) -> AcceptResult:
     digest = request_hash(request)
+    message_id = uuid7()
+    # Blobs first, then the one insert that commits message + attachments rows + event + outbox (ADR 0005).
+    stored = await attachments.store_all(store, ctx.tenant_id, message_id, request.attachments)
+    try:
+        result = await _insert(engine, ctx, request, limits, clock, trace_id, digest, message_id, stored)
+    except BaseException:
+        await attachments.discard(store, stored)
+        raise
+    if result.replayed:
+        await attachments.discard(store, stored)  # the first request's files are the ones kept
+    return result
+
+
+async def _insert(
+    engine: AsyncEngine,
+    ctx: TenantContext,
+    request: SendRequest,
+    limits: AcceptLimits,
+    clock: Clock,
+    trace_id: str | None,
+    digest: str,
+    message_id: uuid.UUID,
+    stored: tuple[dict[str, Any], ...],
+) -> AcceptResult:
     new = repository.NewMessage(
         tenant_id=ctx.tenant_id,
         to=request.to,
@@ -123,6 +151,8 @@ async def accept_message(
         request_hash=digest,
         trace_id=trace_id,
         scheduled_at=request.scheduled_at,
+        id=message_id,
+        attachments=stored,
     )
     async with engine.begin() as conn:
         row = await repository.insert_accepted(conn, new, clock.now())

@@ -15,6 +15,32 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message. With a `content_id` it is an inline part the HTML shows as `cid:<id>`."""
+
+    filename: str
+    content: bytes
+    content_type: str
+    content_id: str | None = None
+
+    @property
+    def inline(self) -> bool:
+        return self.content_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DkimKey:
+    """The sender domain's signing key: d= is `domain`, the public key is at `<selector>._domainkey.<domain>`."""
+
+    domain: str
+    selector: str
+    private_key: bytes  # PEM
+
+    def __repr__(self) -> str:  # never print the key
+        return f"DkimKey(domain={self.domain!r}, selector={self.selector!r})"
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingEmail:
     """A rendered message, ready to leave. Bcc is envelope-only: it never becomes a header."""
 
@@ -29,6 +55,11 @@ class OutgoingEmail:
     reply_to: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     tenant_id: uuid.UUID | None = None
+    attachments: tuple[Attachment, ...] = ()
+    # RFC 8058 one-click unsubscribe: an https URL the tenant enabled; IEP writes both List-Unsubscribe headers.
+    list_unsubscribe: str | None = None
+    # Set when the sender domain has a key; providers that speak SMTP sign with it.
+    dkim: DkimKey | None = None
 
     @property
     def envelope_recipients(self) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from email.utils import format_datetime
 
 import idna
 
-from iep.providers.base import OutgoingEmail, PermanentProviderError
+from iep.providers.base import Attachment, OutgoingEmail, PermanentProviderError
 
 # CR, LF, NUL, and every other character str.splitlines() breaks on: the email package treats those as line
 # breaks too (it refuses them with a bare ValueError), so they are refused here, naming the header.
@@ -31,6 +31,7 @@ _RESERVED = frozenset(
     {
         "from", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id", "x-iep-message-id",
         "mime-version", "content-type", "content-transfer-encoding", "sender", "return-path",
+        "list-unsubscribe", "list-unsubscribe-post", "dkim-signature",
     }
 )  # fmt: skip
 # Bodies are kept 7-bit (quoted-printable/base64 when needed): no relay has to downgrade them, which would
@@ -39,6 +40,9 @@ _RESERVED = frozenset(
 _BODY_HEADERS = frozenset({"content-type", "content-transfer-encoding"})
 _POLICY = email_policy.SMTP.clone(cte_type="7bit")
 _POLICY_UTF8 = email_policy.SMTPUTF8.clone(cte_type="7bit")
+_MIME_TYPE = re.compile(r"([a-z0-9][a-z0-9!#$&^_.+-]{0,126})/([a-z0-9][a-z0-9!#$&^_.+-]{0,126})")
+_CONTENT_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,200}")
+ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 class HeaderInjectionError(PermanentProviderError):
@@ -131,9 +135,44 @@ def build_mime(email: OutgoingEmail, *, message_id_domain: str, date: datetime |
     for name, value in email.headers.items():
         _check_custom_header(name, value)
         put(name, value)
+    if email.list_unsubscribe is not None:
+        put("List-Unsubscribe", f"<{_unsubscribe_url(email.list_unsubscribe)}>")
+        put("List-Unsubscribe-Post", ONE_CLICK)
     _set_body(msg, email)
+    _add_attachments(msg, email)
     _verify_serialized_headers(msg, written)
     return msg
+
+
+def api_headers(email: OutgoingEmail) -> dict[str, str]:
+    """The headers an HTTP provider is asked to add: the caller's, IEP's id, and RFC 8058 unsubscribe."""
+    headers: dict[str, str] = {}
+    for name, value in email.headers.items():
+        _check_custom_header(name, value)
+        headers[name] = value
+    headers["X-IEP-Message-Id"] = str(email.message_id)
+    if email.list_unsubscribe is not None:
+        headers["List-Unsubscribe"] = f"<{_unsubscribe_url(email.list_unsubscribe)}>"
+        headers["List-Unsubscribe-Post"] = ONE_CLICK
+    return headers
+
+
+def formatted_address(address: str, display_name: str | None, *, field: str) -> str:
+    """`Name <a@b>` (RFC 2047-encoded when needed), the form JSON mail APIs take."""
+    return str(_header_address(address, display_name, field))
+
+
+def checked_attachment(attachment: Attachment) -> tuple[str, str]:
+    """Check an attachment's name, type and content id before any provider puts them in a request."""
+    check_header_value("attachment filename", attachment.filename)
+    if not attachment.filename or "/" in attachment.filename or "\\" in attachment.filename:
+        raise PermanentProviderError(f"attachment filename {attachment.filename!r} is not a plain file name")
+    match = _MIME_TYPE.fullmatch(attachment.content_type)
+    if not match:
+        raise PermanentProviderError(f"attachment content type {attachment.content_type!r} is not type/subtype")
+    if attachment.content_id is not None and not _CONTENT_ID.fullmatch(attachment.content_id):
+        raise HeaderInjectionError(f"attachment content id {attachment.content_id!r} is not a valid id")
+    return match.group(1), match.group(2)
 
 
 def message_id_of(msg: EmailMessage) -> str:
@@ -203,6 +242,41 @@ def _set_body(msg: EmailMessage, email: OutgoingEmail) -> None:
                 del part["MIME-Version"]  # add_alternative copies it into the part; it belongs on top only
     elif email.html is not None:
         msg.set_content(email.html, subtype="html", charset="utf-8")
+
+
+def _add_attachments(msg: EmailMessage, email: OutgoingEmail) -> None:
+    """Inline images go into multipart/related beside the HTML; files make the whole a multipart/mixed."""
+    inline = [a for a in email.attachments if a.inline]
+    if inline:
+        html = msg.get_body(preferencelist=("html",))
+        if html is None:
+            raise PermanentProviderError("inline (cid) attachments need an html body")
+        for attachment in inline:
+            maintype, subtype = checked_attachment(attachment)
+            html.add_related(
+                attachment.content,
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{attachment.content_id}>",
+                filename=attachment.filename,
+                disposition="inline",
+            )
+    for attachment in email.attachments:
+        if attachment.inline:
+            continue
+        maintype, subtype = checked_attachment(attachment)
+        msg.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename)
+    if email.attachments:
+        for part in msg.walk():
+            if part is not msg:
+                del part["MIME-Version"]  # set_content copies it into each new part; it belongs on top only
+
+
+def _unsubscribe_url(url: str) -> str:
+    check_header_value("List-Unsubscribe URL", url)
+    if not re.fullmatch(r"https://[!#-;=?-~]+", url):  # RFC 8058 needs https; no spaces, < or >
+        raise PermanentProviderError("the List-Unsubscribe URL must be an https URL without spaces or <>")
+    return url
 
 
 def _verify_serialized_headers(msg: EmailMessage, written: list[str]) -> None:

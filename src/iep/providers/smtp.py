@@ -7,8 +7,10 @@ import ssl
 from dataclasses import dataclass
 
 import aiosmtplib
+import dkim
 
 from iep.providers.base import (
+    DkimKey,
     OutgoingEmail,
     PermanentProviderError,
     ProviderError,
@@ -27,6 +29,14 @@ from iep.providers.mime import (
 TLS_MODES = ("none", "starttls", "tls")
 # A connection idle longer than this may have been dropped by the server or a NAT; NOOP before reusing it.
 IDLE_CHECK_SECONDS = 10.0
+# Headers a DKIM signature covers when present; Return-Path and Received are added on the way and are not.
+DKIM_HEADERS = tuple(
+    h.encode()
+    for h in (
+        "from", "to", "cc", "reply-to", "subject", "date", "message-id", "mime-version", "content-type",
+        "list-unsubscribe", "list-unsubscribe-post", "x-iep-message-id",
+    )
+)  # fmt: skip
 # What a send can fail with short of a bug; anything else propagates as it is.
 _SEND_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError)
 
@@ -38,6 +48,8 @@ class _Connection:
 
 
 class SmtpProvider:
+    """One pool of connections to one server with one set of credentials; tenants' own servers get their own."""
+
     name: str
 
     def __init__(
@@ -50,7 +62,9 @@ class SmtpProvider:
         password: str | None = None,
         tls: str = "starttls",
         timeout: float = 30.0,
+        connect_timeout: float = 10.0,
         pool_size: int = 4,
+        bounce_domain: str | None = None,
         message_id_domain: str,
         tls_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
@@ -65,7 +79,9 @@ class SmtpProvider:
         self._username = username
         self._password = password
         self._tls = tls
-        self._timeout = timeout
+        self._timeout = timeout  # for each command once connected
+        self._connect_timeout = connect_timeout  # for the TCP connect and the greeting
+        self._bounce_domain = bounce_domain
         self._message_id_domain = message_id_domain
         self._tls_context = tls_context
         # Without one, aiosmtplib asks socket.getfqdn() on every connect, which can stall on a bad resolver.
@@ -78,7 +94,9 @@ class SmtpProvider:
         # Build first: a message that cannot be built fails permanently without touching the network.
         msg = build_mime(email, message_id_domain=self._message_id_domain)
         data = serialize(msg)
-        sender = envelope_sender(email)
+        if email.dkim is not None:
+            data = dkim_sign(data, email.dkim, from_address=envelope_sender(email))
+        sender = self.return_path(email)
         recipients = envelope_recipients(email)
         options = ["SMTPUTF8"] if needs_smtputf8(email) else []
         conn = await self._acquire()
@@ -97,9 +115,15 @@ class SmtpProvider:
             response = f"{reply} (refused: {details})"
         return SendResult(provider=self.name, provider_message_id=message_id_of(msg), response=response)
 
+    def return_path(self, email: OutgoingEmail) -> str:
+        """VERP: `bounces+<messageId>@<bounce domain>`, so whatever bounces names its message; else the From."""
+        if self._bounce_domain:
+            return f"bounces+{email.message_id}@{self._bounce_domain}"
+        return envelope_sender(email)
+
     async def check_health(self) -> bool:
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._connect_timeout + self._timeout):
                 conn = await self._acquire()
         except Exception:
             return False
@@ -166,7 +190,7 @@ class SmtpProvider:
             start_tls=self._tls == "starttls",
             tls_context=self._tls_context,
         )
-        await client.connect()  # also STARTTLS and AUTH, as configured
+        await client.connect(timeout=self._connect_timeout)  # also STARTTLS and AUTH, as configured
         return _Connection(client, asyncio.get_running_loop().time())
 
     def _release(self, conn: _Connection, *, healthy: bool) -> None:
@@ -207,3 +231,22 @@ class SmtpProvider:
             return PermanentProviderError(f"refused before sending: {exc}", provider=self.name)
         # Refused, reset, timed out, disconnected, TLS failures: the server or the network may recover.
         return TransientProviderError(f"{type(exc).__name__}: {exc}", provider=self.name)
+
+
+def dkim_sign(data: bytes, key: DkimKey, *, from_address: str) -> bytes:
+    """Prepend a DKIM-Signature whose d= is the From domain; a key for another domain is refused."""
+    from_domain = from_address.rpartition("@")[2].lower()
+    if key.domain.lower() != from_domain:
+        raise PermanentProviderError(f"the DKIM key is for {key.domain}, the From domain is {from_domain}")
+    try:
+        signature = dkim.sign(
+            data,
+            key.selector.encode("ascii"),
+            key.domain.encode("ascii"),
+            key.private_key,
+            canonicalize=(b"relaxed", b"relaxed"),
+            include_headers=list(DKIM_HEADERS),
+        )
+    except (dkim.DKIMException, ValueError, UnicodeEncodeError) as exc:
+        raise PermanentProviderError(f"DKIM signing failed: {exc}") from exc
+    return bytes(signature) + data

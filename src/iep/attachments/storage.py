@@ -1,0 +1,122 @@
+"""Where attachment bytes live between accept and send (D-4): a local directory in dev, S3-compatible storage
+otherwise. Keys are made here only — `{tenant}/{message}/{uuid}_{filename}` — never taken from a request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote
+
+import httpx
+
+from iep.kit.sigv4 import AwsCredentials, signed_headers
+
+
+class StorageError(Exception):
+    """The store could not be reached or refused: the caller retries (send) or answers 503 (accept)."""
+
+
+class AttachmentStore(Protocol):
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def make_key(tenant_id: uuid.UUID, message_id: uuid.UUID, filename: str) -> str:
+    """The one place a storage key is made. The filename was validated as a plain name; the uuid keeps two
+    files of the same name apart."""
+    if "/" in filename or "\\" in filename or filename in ("", ".", ".."):
+        raise ValueError("an attachment filename must be a plain name")
+    return f"{tenant_id}/{message_id}/{uuid.uuid4()}_{filename}"
+
+
+class LocalStore:
+    def __init__(self, directory: Path) -> None:
+        self._root = directory.resolve()
+
+    def _path(self, key: str) -> Path:
+        path = (self._root / key).resolve()
+        if not path.is_relative_to(self._root):  # a key is ours, but a store never trusts a path blindly
+            raise StorageError("the storage key leaves the attachments directory")
+        return path
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        await asyncio.to_thread(_write, self._path(key), data)
+
+    async def get(self, key: str) -> bytes:
+        try:
+            return await asyncio.to_thread(self._path(key).read_bytes)
+        except OSError as exc:
+            raise StorageError(f"attachment {key} cannot be read: {exc}") from exc
+
+    async def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(self._path(key).unlink)
+
+    async def close(self) -> None:
+        return None
+
+
+class S3Store:
+    """S3's REST API (PUT/GET/DELETE Object), path-style so MinIO and moto work too, SigV4-signed."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        bucket: str,
+        credentials: AwsCredentials,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base = f"{endpoint.rstrip('/')}/{bucket}"
+        self._credentials = credentials
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), transport=transport)
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        await self._call("PUT", key, data, {"Content-Type": content_type})
+
+    async def get(self, key: str) -> bytes:
+        return (await self._call("GET", key)).content
+
+    async def delete(self, key: str) -> None:
+        await self._call("DELETE", key, ok=(200, 204, 404))
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _call(
+        self, method: str, key: str, body: bytes = b"", headers: dict[str, str] | None = None, ok: tuple[int, ...] = ()
+    ) -> httpx.Response:
+        url = f"{self._base}/{quote(key, safe='/')}"
+        signed = signed_headers(
+            method, url, headers=dict(headers or {}), body=body, service="s3", credentials=self._credentials
+        )
+        try:
+            response = await self._client.request(method, url, headers=signed, content=body)
+        except httpx.HTTPError as exc:
+            raise StorageError(f"S3 {method} {key}: {type(exc).__name__}: {exc}") from exc
+        if not (response.is_success or response.status_code in ok):
+            raise StorageError(f"S3 {method} {key}: {response.status_code} {response.text[:200]}")
+        return response
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,94 @@
+"""The breaker's state in Redis, so every worker process sees one circuit per provider (D-3, D7).
+
+Each decision is one Lua script: Redis runs it atomically, so two workers cannot both become the probe.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+
+from iep.delivery.breaker import BreakerPolicy, State
+
+# KEYS: state hash. ARGV: now, cooldown, probe timeout. Returns {allowed, old, new}.
+_ALLOW = """
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+local now = tonumber(ARGV[1])
+if state == 'closed' then return {1, state, state} end
+if state == 'open' and now < tonumber(redis.call('HGET', KEYS[1], 'opened_at') or '0') + tonumber(ARGV[2]) then
+  return {0, state, state}
+end
+if state == 'half_open' and now < tonumber(redis.call('HGET', KEYS[1], 'probe_until') or '0') then
+  return {0, state, state}
+end
+redis.call('HSET', KEYS[1], 'state', 'half_open', 'probe_until', tostring(now + tonumber(ARGV[3])))
+return {1, state, 'half_open'}
+"""
+
+# KEYS: state hash, all calls zset, failed calls zset. ARGV: now, ok, window, min calls, ratio, member, ttl.
+_RECORD = """
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+local now = tonumber(ARGV[1])
+if state == 'open' then return {state, state} end
+if state == 'half_open' then
+  local new = (ARGV[2] == '1') and 'closed' or 'open'
+  redis.call('HSET', KEYS[1], 'state', new, 'opened_at', tostring(now))
+  redis.call('DEL', KEYS[2], KEYS[3])
+  return {state, new}
+end
+local oldest = '(' .. tostring(now - tonumber(ARGV[3]))
+redis.call('ZADD', KEYS[2], now, ARGV[6])
+if ARGV[2] ~= '1' then redis.call('ZADD', KEYS[3], now, ARGV[6]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', oldest)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', oldest)
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('EXPIRE', KEYS[3], ARGV[7])
+local total = redis.call('ZCARD', KEYS[2])
+local failed = redis.call('ZCARD', KEYS[3])
+if total >= tonumber(ARGV[4]) and failed >= tonumber(ARGV[5]) * total then
+  redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', tostring(now))
+  redis.call('DEL', KEYS[2], KEYS[3])
+  return {state, 'open'}
+end
+return {state, state}
+"""
+
+
+class RedisBreakerStore:
+    def __init__(self, redis: Redis, *, prefix: str = "iep:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._allow: Any = redis.register_script(_ALLOW)
+        self._record: Any = redis.register_script(_RECORD)
+
+    def _keys(self, provider: str) -> list[str]:
+        base = f"{self._prefix}breaker:{{{provider}}}"  # one hash slot per provider, should Redis be a cluster
+        return [base, f"{base}:calls", f"{base}:failed"]
+
+    async def allow(self, provider: str, now: float, policy: BreakerPolicy) -> tuple[bool, State, State]:
+        allowed, old, new = await self._allow(
+            keys=self._keys(provider)[:1], args=[repr(now), policy.cooldown_seconds, policy.probe_timeout_seconds]
+        )
+        return bool(allowed), State(_text(old)), State(_text(new))
+
+    async def record(self, provider: str, now: float, ok: bool, policy: BreakerPolicy) -> tuple[State, State]:
+        ttl = int(policy.window_seconds) + 60
+        old, new = await self._record(
+            keys=self._keys(provider),
+            args=[
+                repr(now),
+                "1" if ok else "0",
+                policy.window_seconds,
+                policy.min_calls,
+                policy.failure_ratio,
+                uuid.uuid4().hex,
+                ttl,
+            ],
+        )
+        return State(_text(old)), State(_text(new))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,79 @@
+"""What the send step needs beyond the message row: the tenant's routing policy and own provider accounts,
+the sender domain's DKIM key, the message's attachments, and its unsubscribe setting. One read."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from iep.delivery.routing import RoutingPolicy, TenantProviderRow
+from iep.kit.crypto import KeyRing
+from iep.kit.scoping import scoped_select
+from iep.messages.models import attachments
+from iep.providers.base import DkimKey, PermanentProviderError
+from iep.providers.models import tenant_providers
+from iep.sending_domains.models import dkim_keys
+from iep.tenancy.models import tenants
+
+
+def dkim_key_context(tenant_id: uuid.UUID, domain: str) -> str:
+    return f"tenant:{tenant_id}:dkim:{domain.lower()}"
+
+
+@dataclass(frozen=True, slots=True)
+class SendingContext:
+    settings: dict[str, Any] = field(default_factory=dict)
+    own_providers: dict[str, TenantProviderRow] = field(default_factory=dict)
+    dkim_row: dict[str, Any] | None = None
+    attachment_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def policy(self) -> RoutingPolicy:
+        return RoutingPolicy.of(self.settings)
+
+    def dkim_key(self, tenant_id: uuid.UUID, keyring: KeyRing | None) -> DkimKey | None:
+        if self.dkim_row is None:
+            return None
+        if keyring is None:
+            raise PermanentProviderError("the sender domain has a DKIM key but IEP_ENCRYPTION_KEY is not set")
+        domain = self.dkim_row["domain"]
+        pem = keyring.decrypt(self.dkim_row["private_key_encrypted"], context=dkim_key_context(tenant_id, domain))
+        return DkimKey(domain, self.dkim_row["selector"], pem)
+
+    def list_unsubscribe(self, message_id: uuid.UUID) -> str | None:
+        """RFC 8058 when the tenant enabled it: `{"listUnsubscribe": {"url": "https://...{messageId}..."}}`."""
+        config = self.settings.get("listUnsubscribe") or {}
+        template = config.get("url") if isinstance(config, dict) else None
+        return str(template).replace("{messageId}", str(message_id)) if template else None
+
+
+async def load(conn: AsyncConnection, tenant_id: uuid.UUID, message_id: uuid.UUID, from_domain: str) -> SendingContext:
+    settings = (await conn.execute(select(tenants.c.settings).where(tenants.c.id == tenant_id))).scalar()
+    own = {
+        r.name: TenantProviderRow(r.name, r.kind, r.config_encrypted)
+        for r in await conn.execute(
+            scoped_select(
+                tenant_providers,
+                tenant_id,
+                tenant_providers.c.name,
+                tenant_providers.c.kind,
+                tenant_providers.c.config_encrypted,
+            )
+        )
+    }
+    dkim = (
+        await conn.execute(scoped_select(dkim_keys, tenant_id).where(dkim_keys.c.domain == from_domain.lower()))
+    ).one_or_none()
+    files = await conn.execute(
+        select(attachments).where(attachments.c.message_id == message_id).order_by(attachments.c.created_at)
+    )
+    return SendingContext(
+        settings=dict(settings or {}),
+        own_providers=own,
+        dkim_row=dict(dkim._mapping) if dkim else None,
+        attachment_rows=[dict(r._mapping) for r in files],
+    )
