@@ -18,6 +18,7 @@ from iep.entrypoints.api import create_app
 from iep.kit import migrate
 from iep.kit.clock import FakeClock
 from iep.providers.smtp import SmtpProvider
+from iep.rendering.renderer import Renderer
 from iep.tenancy import service as tenancy
 from tests.support.smtp_sink import SmtpSink
 
@@ -61,8 +62,18 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(scope="session")
+async def renderer() -> AsyncIterator[Renderer]:
+    """One set of warm render processes for the run; tests that kill or configure renderers build their own."""
+    shared = bootstrap.build_renderer(load_settings())
+    yield shared
+    await shared.close()
+
+
 @pytest.fixture
-async def container(database_url: str, sink: SmtpSink, clock: FakeClock) -> AsyncIterator[Container]:
+async def container(
+    database_url: str, sink: SmtpSink, clock: FakeClock, renderer: Renderer
+) -> AsyncIterator[Container]:
     settings = load_settings(database_url=database_url, smtp_port=sink.port, default_provider="smtp")
     providers = {
         "smtp": SmtpProvider(
@@ -76,7 +87,7 @@ async def container(database_url: str, sink: SmtpSink, clock: FakeClock) -> Asyn
             message_id_domain="iep.test",
         )
     }
-    built = bootstrap.build(settings, database_url, clock=clock, providers=providers, pool_size=10)
+    built = bootstrap.build(settings, database_url, clock=clock, providers=providers, pool_size=10, renderer=renderer)
     async with built.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     yield built

@@ -22,6 +22,7 @@ from iep.providers.devinbox import DevInboxProvider
 from iep.providers.smtp import SmtpProvider
 from iep.queue.port import Queue
 from iep.queue.postgres import PostgresQueue
+from iep.rendering.renderer import Renderer
 from iep.tenancy.auth import Authenticator
 
 
@@ -34,8 +35,11 @@ class Container:
     authenticator: Authenticator
     limits: AcceptLimits
     worker_id: str
+    renderer: Renderer
     providers: dict[str, Provider] = field(default_factory=dict)
     _router: ProviderRouter | None = None
+    # A renderer passed in by the caller (tests share one) is the caller's to close.
+    owns_renderer: bool = True
 
     def queue(self) -> Queue:
         if self.settings.queue_backend is not QueueBackend.POSTGRES:
@@ -65,11 +69,14 @@ class Container:
             policy=RetryPolicy(tuple(self.settings.retry_delays_seconds)),
             lease=timedelta(seconds=self.settings.worker_lease_seconds),
             worker_id=self.worker_id,
+            renderer=self.renderer,
         )
 
     async def close(self) -> None:
         if self._router is not None:
             await self._router.close()
+        if self.owns_renderer:
+            await self.renderer.close()
         await self.engine.dispose()
 
 
@@ -98,6 +105,7 @@ def build(
     clock: Clock | None = None,
     providers: Mapping[str, Provider] | None = None,
     pool_size: int = 20,
+    renderer: Renderer | None = None,
 ) -> Container:
     clock = clock or SystemClock()
     engine = create_engine(database_url, pool_size=pool_size)
@@ -109,5 +117,11 @@ def build(
         authenticator=Authenticator(engine, clock),
         limits=AcceptLimits(max_recipients=settings.max_recipients, max_attempts=settings.max_attempts),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        renderer=renderer or build_renderer(settings),
+        owns_renderer=renderer is None,
         providers=dict(providers) if providers is not None else default_providers(settings),
     )
+
+
+def build_renderer(settings: Settings) -> Renderer:
+    return Renderer(timeout_ms=settings.render_timeout_ms, python_workers=settings.render_workers)

@@ -61,6 +61,8 @@ async def run_role(settings: Settings, role: Role) -> None:
 
         parts.append(("api", server.serve, _stop_server))
     if role in (Role.WORKER, Role.ALL, Role.DEV):
+        # Warm render processes before the first job, so no message pays for their start.
+        await container.renderer.start()
         worker = Worker(
             container.queue(),
             container.delivery_deps(),
