@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -62,10 +63,15 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+EXAMPLE_TEMPLATES = Path(__file__).resolve().parent.parent / "examples" / "templates"
+
+
 @pytest.fixture(scope="session")
-async def renderer() -> AsyncIterator[Renderer]:
-    """One set of warm render processes for the run; tests that kill or configure renderers build their own."""
-    shared = bootstrap.build_renderer(load_settings())
+async def renderer(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Renderer]:
+    """One set of warm render processes for the run, serving `examples/templates`; tests that kill or configure
+    renderers build their own."""
+    dist = tmp_path_factory.mktemp("templates-dist")
+    shared = bootstrap.build_renderer(load_settings(templates_source_dir=EXAMPLE_TEMPLATES, templates_dist_dir=dist))
     yield shared
     await shared.close()
 

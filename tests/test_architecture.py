@@ -24,7 +24,7 @@ UNSCOPED_ALLOWED = {
     "messages/admin_queries.py",
     "tenancy/repository.py",
 }
-RECORDED_HEAD = "0001"
+RECORDED_HEAD = "0004"
 
 
 async def test_migrations_build_exactly_the_declared_schema(database_url: str) -> None:

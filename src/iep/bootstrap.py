@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from iep.config import QueueBackend, Settings
+from iep.config import QueueBackend, Role, Settings
 from iep.delivery.retry_policy import RetryPolicy
 from iep.delivery.routing import ProviderRouter
 from iep.delivery.tasks import DeliveryDeps
@@ -22,6 +22,8 @@ from iep.providers.devinbox import DevInboxProvider
 from iep.providers.smtp import SmtpProvider
 from iep.queue.port import Queue
 from iep.queue.postgres import PostgresQueue
+from iep.rendering.catalog import TemplateCatalog
+from iep.rendering.compile_cache import CompileCache, CompileLock, FileLock, PostgresLock, RedisLock, RedisStore
 from iep.rendering.renderer import Renderer
 from iep.tenancy.auth import Authenticator
 
@@ -117,11 +119,34 @@ def build(
         authenticator=Authenticator(engine, clock),
         limits=AcceptLimits(max_recipients=settings.max_recipients, max_attempts=settings.max_attempts),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
-        renderer=renderer or build_renderer(settings),
+        renderer=renderer or build_renderer(settings, engine=engine),
         owns_renderer=renderer is None,
         providers=dict(providers) if providers is not None else default_providers(settings),
     )
 
 
-def build_renderer(settings: Settings) -> Renderer:
-    return Renderer(timeout_ms=settings.render_timeout_ms, python_workers=settings.render_workers)
+def build_renderer(settings: Settings, *, engine: AsyncEngine | None = None) -> Renderer:
+    """Renderer, templates folder and compile chain; the lock is Redis's, else PostgreSQL's, else a file's (D7)."""
+    dist = settings.templates_dist_dir
+    lock: CompileLock
+    store = None
+    closing = None
+    if settings.redis_url:
+        import redis.asyncio
+
+        client = redis.asyncio.from_url(settings.redis_url)
+        lock, store, closing = RedisLock(client), RedisStore(client), client.aclose
+    elif engine is not None:
+        lock = PostgresLock(engine)
+    else:
+        lock = FileLock(dist)
+    return Renderer(
+        timeout_ms=settings.render_timeout_ms,
+        python_workers=settings.render_workers,
+        catalog=TemplateCatalog(settings.templates_source_dir, reload=settings.service_role is Role.DEV),
+        cache=CompileCache(dist, lock, store=store),
+        bun_workers=settings.render_bun_workers,
+        bun_recycle_after=settings.render_bun_recycle_after,
+        compile_timeout_ms=settings.render_compile_timeout_ms,
+        closing=closing,
+    )

@@ -7,7 +7,7 @@ canceled or held by a live worker sends nothing.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -53,7 +53,13 @@ class DeliveryDeps:
 
 async def render(renderer: Renderer, row: dict[str, Any]) -> Rendered:
     """In a render process under the hard timeout; raises `RenderError` (permanent) or `RendererUnavailable`."""
-    return await renderer.inline(row["subject"], row["html_body"], row["text_body"], row["variables"])
+    if not row["template"]:
+        return await renderer.inline(row["subject"], row["html_body"], row["text_body"], row["variables"])
+    rendered = await renderer.named(row["template"], row["variables"])
+    if row["subject"]:  # the caller's subject replaces the template's
+        override = await renderer.inline(row["subject"], None, None, row["variables"])
+        rendered = replace(rendered, subject=override.subject)
+    return rendered
 
 
 def outgoing(row: dict[str, Any], rendered: Rendered) -> OutgoingEmail:

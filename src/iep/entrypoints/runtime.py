@@ -35,7 +35,15 @@ async def run_role(settings: Settings, role: Role) -> None:
     if role in (Role.DEV, Role.ALL) or not settings.database_url:
         await migrate.upgrade(url)
     if role is Role.DEV:
-        settings = settings.model_copy(update={"default_provider": "devinbox"})
+        from iep.entrypoints.dev import dev_templates_dir
+
+        settings = settings.model_copy(
+            update={
+                "default_provider": "devinbox",
+                "service_role": Role.DEV,  # the templates folder is re-read on every change (T7)
+                "templates_source_dir": dev_templates_dir(settings),
+            }
+        )
     container = bootstrap.build(settings, url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -53,6 +53,7 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
         container.clock.now(),
         model=model,
         idempotency_header=request.headers.get("idempotency-key"),
+        templates=container.renderer.catalog,
     )
     result = await service.accept_message(container.engine, ctx, parsed, container.limits, container.clock)
     headers = {"Location": f"/v1/messages/{result.accepted.message_id}"}
