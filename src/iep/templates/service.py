@@ -84,3 +84,27 @@ def listing(catalog: TemplateCatalog, tenant_slug: str | None) -> list[dict[str,
             )
         rows.append(row)
     return rows
+
+
+async def check_all(renderer: Renderer, tenant_slug: str | None) -> list[dict[str, Any]]:
+    """Every template: loads, its example matches its schema, and it renders (compiling MJML and TSX)."""
+    results = []
+    try:
+        for namespace, name in renderer.catalog.names(tenant_slug):
+            label = name if tenant_slug else f"{namespace}/{name}"
+            row: dict[str, Any] = {"name": label, "ok": False}
+            try:
+                source = renderer.catalog.resolve(namespace if namespace != "_shared" else None, name)
+                data = dict(source.example or {})
+                errors = data_errors(source, data, field_name="example")
+                if errors:
+                    row["error"] = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+                else:
+                    rendered = await renderer.template(source, data)
+                    row.update(ok=True, format=source.format, subject=rendered.subject)
+            except (UnknownTemplate, TemplateInvalid, RenderError) as exc:
+                row["error"] = str(exc)
+            results.append(row)
+    finally:
+        await renderer.close()
+    return results
