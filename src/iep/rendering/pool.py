@@ -1,10 +1,10 @@
 """A pool of long-lived render processes speaking newline-delimited JSON, killed at the timeout (T4, T5).
 
 A render that is still running when its timeout expires is not asked to stop (a busy loop never listens): its
-process gets SIGKILL, the caller hears `RenderTimeout` at that moment, and a replacement is started in the
-background. A replacement reports `ready` only after it has warmed its engines, so it never takes traffic cold
-(SPEC.md §4: a cold first render is slow and would be killed again and again). Callers queue for an idle process,
-so while one render is killed the others keep being served by the rest of the pool.
+process gets SIGKILL, the caller hears `RenderTimeout` at that moment, and a warm spare takes the killed
+process's place at once while a new spare starts in the background. A process reports `ready` only after it has
+warmed its engines, so none takes traffic cold (SPEC.md §4: a cold first render is slow and would be killed again
+and again). Callers queue for an idle process, so a runaway never holds up the renders around it.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class PoolSpec:
     start_timeout: float = 30.0
     # Replace a process once it has loaded this many distinct template versions (Bun never frees modules).
     recycle_after: int | None = None
+    # Warm processes kept out of rotation, to take a killed or retired process's place without a cold start.
+    spares: int = 1
 
 
 class _Proc:
@@ -56,6 +58,8 @@ class ProcessPool:
     def __init__(self, spec: PoolSpec) -> None:
         self.spec = spec
         self._idle: asyncio.Queue[_Proc] = asyncio.Queue()
+        self._spares: list[_Proc] = []
+        self._in_rotation = 0
         self._live: set[_Proc] = set()
         self._background_tasks: set[asyncio.Task[None]] = set()
         self._start_lock = asyncio.Lock()
@@ -73,11 +77,12 @@ class ProcessPool:
         async with self._start_lock:
             if self._started:
                 return
-            procs = await asyncio.gather(*(self._spawn() for _ in range(self.spec.size)), return_exceptions=True)
+            count = self.spec.size + self.spec.spares
+            procs = await asyncio.gather(*(self._spawn() for _ in range(count)), return_exceptions=True)
             failures = [p for p in procs if isinstance(p, BaseException)]
             for proc in procs:
                 if isinstance(proc, _Proc):
-                    self._idle.put_nowait(proc)
+                    self._add(proc)
             if failures:
                 await self.close()
                 raise failures[0]
@@ -142,8 +147,26 @@ class ProcessPool:
         reply: dict[str, Any] = orjson.loads(line)
         return reply
 
+    def _add(self, proc: _Proc) -> None:
+        """A new warm process joins the rotation if it is short, else waits as a spare."""
+        if self._in_rotation < self.spec.size:
+            self._in_rotation += 1
+            self._idle.put_nowait(proc)
+        else:
+            self._spares.append(proc)
+
     def _replace(self, proc: _Proc, *, kill: bool) -> None:
         self._live.discard(proc)
+        self._in_rotation -= 1
+        while self._spares:
+            spare = self._spares.pop()
+            if spare.alive:
+                self._in_rotation += 1
+                self._idle.put_nowait(spare)
+                break
+            self._live.discard(spare)  # it died while waiting: replace it too
+            if not self._closed:
+                self._background(self._respawn())
         if kill:
             with contextlib.suppress(ProcessLookupError):
                 proc.process.kill()
@@ -168,9 +191,11 @@ class ProcessPool:
                 delay = min(delay * 2, 5.0)
                 continue
             if self._closed:
-                self._replace(proc, kill=True)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.process.kill()
+                await proc.process.wait()
                 return
-            self._idle.put_nowait(proc)
+            self._add(proc)
             return
 
     async def _spawn(self) -> _Proc:
@@ -231,6 +256,7 @@ class ProcessPool:
             task.cancel()
         procs = list(self._live)
         self._live.clear()
+        self._spares.clear()
         for proc in procs:
             with contextlib.suppress(ProcessLookupError):
                 proc.process.kill()

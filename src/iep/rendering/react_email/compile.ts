@@ -43,4 +43,17 @@ if (!result.success || result.outputs.length !== 1) {
   for (const message of result.logs) console.error(String(message));
   process.exit(1);
 }
+// Bun leaves its built-in modules (node:fs, bun:ffi, ...) external without asking plugins: check what is left.
+const code = await result.outputs[0].text();
+const patterns = [
+  /^\s*(?:import|export)\b[^;"']*?\bfrom\s*["']([^"']+)["']/gm, // static import / re-export
+  /^\s*import\s*["']([^"']+)["']/gm, // side-effect import
+  /\b(?:import|require)\s*\(\s*["']([^"']+)["']\s*\)/g, // dynamic import, require
+];
+const specifiers = patterns.flatMap((re) => [...code.matchAll(re)].map((m) => m[1]));
+const refused = specifiers.filter((s) => !PACKAGES.test(s));
+if (refused.length > 0) {
+  console.error(`error: ${refused.join(", ")}: templates may import react, react-dom and @react-email/* only`);
+  process.exit(1);
+}
 await Bun.write(outfile, result.outputs[0]);
