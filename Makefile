@@ -70,9 +70,8 @@ faults: $(STAMP) ## long fault runs (SIGKILL soak)
 	IEP_FAULT_MESSAGES=2000 IEP_FAULT_KILLS=5 $(PY) -m pytest -q -s tests/e2e/test_worker_sigkill.py
 
 .PHONY: bench
-bench: $(STAMP) $(NPM_STAMP) ## benchmarks beside this machine's own ceilings
+bench: $(STAMP) ## benchmarks beside this machine's own ceilings
 	$(PY) bench/run.py
-	$(PY) bench/render.py
 
 .PHONY: clean
 clean: ## remove the environment and local state

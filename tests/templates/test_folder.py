@@ -62,7 +62,7 @@ async def test_a_tenant_template_hides_the_shared_one(
 @pytest.mark.parametrize(
     ("files", "needle"),
     [
-        ({"bad.html.jinja": page("s", "{% for x in %}")}, "line 1"),
+        ({"bad.html.jinja": page("s", "{% for x in %}")}, "line 4"),
         ({"bad.html.jinja": page("{{ unclosed", "x")}, "subject"),
         ({"bad.html.jinja": page("s", "x"), "bad.txt.jinja": "{% if %}"}, "bad.txt.jinja"),
         ({"bad.html.jinja": "---\nsubject: [unclosed\n---\n<p/>"}, "front matter"),

@@ -233,6 +233,8 @@ def messages_inbox(limit: int) -> None:
 @main.group()
 def templates() -> None:
     """Named templates in TEMPLATES_SOURCE_DIR: list, check, preview."""
+    settings = _settings()
+    iep_logging.configure(settings.log_level, json=settings.log_json)  # logs to stderr; stdout is the answer
 
 
 @templates.command("list")

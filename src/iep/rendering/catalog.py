@@ -86,13 +86,15 @@ def _read(path: Path) -> str:
         raise TemplateInvalid(f"{path.name} is not UTF-8") from None
 
 
-def split_front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
+def split_front_matter(text: str, where: str) -> tuple[dict[str, Any], str, int]:
+    """(front matter, body, lines before the body): error line numbers are reported as lines of the file."""
     if not text.startswith("---\n") and not text.startswith("---\r\n"):
-        return {}, text
+        return {}, text, 0
     end = re.search(r"^---\s*$", text[3:], re.MULTILINE)
     if end is None:
         raise TemplateInvalid(f"{where}: front matter opened with --- is never closed")
     raw, body = text[3 : 3 + end.start()], text[3 + end.end() :].lstrip("\r\n")
+    offset = text[: len(text) - len(body)].count("\n")
     try:
         meta = yaml.safe_load(raw) or {}
     except yaml.YAMLError as exc:
@@ -102,7 +104,7 @@ def split_front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
     unknown = set(meta) - _FRONT_MATTER_KEYS
     if unknown:
         raise TemplateInvalid(f"{where}: unknown front matter keys {sorted(unknown)}; use {sorted(_FRONT_MATTER_KEYS)}")
-    return meta, body
+    return meta, body, offset
 
 
 def _json_file(path: Path) -> dict[str, Any] | None:
@@ -117,11 +119,11 @@ def _json_file(path: Path) -> dict[str, Any] | None:
     return doc
 
 
-def _check_jinja(source: str, *, html: bool, where: str) -> None:
+def _check_jinja(source: str, *, html: bool, where: str, line_offset: int = 0) -> None:
     try:
         jinja.check_syntax(source, html=html)
     except jinja.TemplateSyntaxError as exc:
-        raise TemplateInvalid(f"{where}: line {exc.lineno}: {exc.message}") from None
+        raise TemplateInvalid(f"{where}: line {exc.lineno + line_offset}: {exc.message}") from None
 
 
 class TemplateCatalog:
@@ -216,14 +218,14 @@ class TemplateCatalog:
         example_path = base.with_name(base.name + ".example.json")
         stamps = tuple((p, _stamp(p)) for p in (path, text_path, schema_path, example_path))
         raw = _read(path)
-        meta, body = split_front_matter(raw, where) if fmt != "tsx" else ({}, raw)
+        meta, body, offset = split_front_matter(raw, where) if fmt != "tsx" else ({}, raw, 0)
         text_body = _read(text_path) if fmt != "tsx" and text_path.is_file() else None
         subject = meta.get("subject")
         if fmt != "tsx":
             if not isinstance(subject, str) or not subject.strip():
                 raise TemplateInvalid(f"{where}: front matter needs a `subject`")
             _check_jinja(subject, html=False, where=f"{where} subject")
-            _check_jinja(body, html=True, where=where)
+            _check_jinja(body, html=True, where=where, line_offset=offset)
             if text_body is not None:
                 _check_jinja(text_body, html=False, where=f"{namespace}/{name}.txt.jinja")
         schema = meta.get("schema") if "schema" in meta else _json_file(schema_path)
