@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from iep.bootstrap import Container
+from iep.rendering import react_email
 from tests.conftest import TenantKey
 from tests.support.pipeline import drain
 from tests.support.smtp_sink import SmtpSink
@@ -168,3 +169,14 @@ async def test_list_shows_every_example(api: httpx.AsyncClient, container: Conta
     assert rows["react/invoice"]["format"] == "tsx"
     assert rows["react/invoice"]["hasSchema"] is True
     assert all(r["namespace"] == "_shared" for r in rows.values())
+
+
+async def test_preview_of_a_tsx_template_without_bun_is_503(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    del container
+    monkeypatch.setattr(react_email, "BUN", react_email.TOOLCHAIN_DIR / "missing" / "bun")
+    resp = await api.post("/v1/templates/react/welcome/render", headers=tenant.headers)
+    assert resp.status_code == 503
+    assert resp.headers["retry-after"] == "5"
+    assert "make install" in resp.json()["detail"]

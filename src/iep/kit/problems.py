@@ -91,3 +91,7 @@ class RenderFailed(Problem):
     """`reason` is `render_error`, `render_timeout` or `render_too_large`, as on a failed message."""
 
     status, type_, title = 422, "render-failed", "The template could not be rendered with this data"
+
+
+class RendererUnavailable(Problem):
+    status, type_, title = 503, "renderer-unavailable", "No render process is available; try again shortly"

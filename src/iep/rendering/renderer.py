@@ -17,7 +17,7 @@ import orjson
 from iep.rendering import react_email
 from iep.rendering.catalog import TemplateCatalog, TemplateInvalid, TemplateSource, UnknownTemplate
 from iep.rendering.compile_cache import CompileCache, FileLock
-from iep.rendering.errors import RenderError, RenderTooLarge
+from iep.rendering.errors import RenderError, RendererUnavailable, RenderTooLarge
 from iep.rendering.limits import MAX_DATA_BYTES, MAX_TEMPLATE_CHARS
 from iep.rendering.pool import PoolSpec, ProcessPool
 
@@ -143,6 +143,9 @@ class Renderer:
         return await self.cache.get(key, ".html", compile_to, lambda p: p.read_text(encoding="utf-8"))
 
     async def _tsx(self, source: TemplateSource, props: dict[str, Any]) -> Rendered:
+        missing = react_email.bun_missing_message()
+        if missing:
+            raise RendererUnavailable(missing)
         root = self.catalog.root or source.path.parent
         key = react_email.artifact_key(source.path, root)
         if not self._toolchain_linked:

@@ -23,6 +23,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         403: "Scope missing or tenant suspended",
         404: "No such template for this tenant",
         422: "The data does not match the template's schema, the template has an error, or it failed to render",
+        503: "No render process is available right now",
     }.items()
 }
 

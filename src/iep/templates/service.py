@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from iep.kit.problems import NotFound, RenderFailed, TemplateUnusable, ValidationFailed
+from iep.kit.problems import RendererUnavailable as RendererUnavailableProblem
 from iep.rendering.catalog import TemplateCatalog, TemplateInvalid, TemplateSource, UnknownTemplate, data_errors
-from iep.rendering.errors import RenderError
+from iep.rendering.errors import RenderError, RendererUnavailable
 from iep.rendering.renderer import Rendered, Renderer
 
 
@@ -64,6 +65,8 @@ async def preview(renderer: Renderer, tenant_slug: str | None, name: str, data: 
         rendered = await renderer.template(source, data)
     except RenderError as exc:
         raise RenderFailed(str(exc), reason=exc.reason) from None
+    except RendererUnavailable as exc:
+        raise RendererUnavailableProblem(str(exc), headers={"Retry-After": "5"}) from None
     return Preview(source, rendered)
 
 
@@ -102,7 +105,7 @@ async def check_all(renderer: Renderer, tenant_slug: str | None) -> list[dict[st
                 else:
                     rendered = await renderer.template(source, data)
                     row.update(ok=True, format=source.format, subject=rendered.subject)
-            except (UnknownTemplate, TemplateInvalid, RenderError) as exc:
+            except (UnknownTemplate, TemplateInvalid, RenderError, RendererUnavailable) as exc:
                 row["error"] = str(exc)
             results.append(row)
     finally:
