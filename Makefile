@@ -6,6 +6,10 @@ VENV      ?= .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 SELFTEST  := src/iep/kit/selftest.py
+# React Email toolchain (Bun, React, Tailwind) from the npm registry, pinned in its package.json; no lock file.
+REACT_EMAIL := src/iep/rendering/react_email
+NPM_STAMP   := $(REACT_EMAIL)/node_modules/.iep-installed
+CHROMIUM    := /usr/bin/chromium
 # Interpreters tried in order; the first that passes the header-injection self-test (SPEC §4) builds the venv.
 PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null)
 CANDIDATES ?= $(PYTHON) /usr/bin/python3 $(PYENV_ROOT_DIR)/versions/3.13.0/bin/python3 python3.13 python3
@@ -30,15 +34,26 @@ $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+$(NPM_STAMP): $(REACT_EMAIL)/package.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed to install the React Email toolchain (Debian: apt-get install npm)" >&2; exit 1; }
+	cd $(REACT_EMAIL) && npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	@touch $(NPM_STAMP)
+
+# Debian's Chromium drives the rendering tests through Playwright; no browser is ever downloaded by Playwright.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium || \
+	{ $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
 .PHONY: install
-install: $(STAMP) ## create .venv with a safe interpreter and install IEP + test tools
+install: $(STAMP) $(NPM_STAMP) $(CHROMIUM) ## create .venv with a safe interpreter, IEP, test tools, Bun + React Email, Chromium
 
 .PHONY: dev
-dev: $(STAMP) ## start IEP on embedded PostgreSQL with a demo tenant (Ctrl-C stops)
+dev: $(STAMP) $(NPM_STAMP) ## start IEP on embedded PostgreSQL with a demo tenant (Ctrl-C stops)
 	$(VENV)/bin/iep run --role dev
 
 .PHONY: test
-test: $(STAMP) ## lint, then the whole suite against real PostgreSQL (an unreachable service fails the run)
+test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) ## lint, then the whole suite against real PostgreSQL (an unreachable service fails the run)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
@@ -60,4 +75,4 @@ bench: $(STAMP) ## benchmarks beside this machine's own ceilings
 
 .PHONY: clean
 clean: ## remove the environment and local state
-	rm -rf $(VENV) .iep .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .iep .pytest_cache .mypy_cache .ruff_cache $(REACT_EMAIL)/node_modules

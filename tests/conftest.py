@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -18,6 +19,7 @@ from iep.entrypoints.api import create_app
 from iep.kit import migrate
 from iep.kit.clock import FakeClock
 from iep.providers.smtp import SmtpProvider
+from iep.rendering.renderer import Renderer
 from iep.tenancy import service as tenancy
 from tests.support import brokers
 from tests.support.smtp_sink import SmtpSink
@@ -82,9 +84,22 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+EXAMPLE_TEMPLATES = Path(__file__).resolve().parent.parent / "examples" / "templates"
+
+
+@pytest.fixture(scope="session")
+async def renderer(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Renderer]:
+    """One set of warm render processes for the run, serving `examples/templates`; tests that kill or configure
+    renderers build their own."""
+    dist = tmp_path_factory.mktemp("templates-dist")
+    shared = bootstrap.build_renderer(load_settings(templates_source_dir=EXAMPLE_TEMPLATES, templates_dist_dir=dist))
+    yield shared
+    await shared.close()
+
+
 @pytest.fixture
 async def container(
-    database_url: str, sink: SmtpSink, clock: FakeClock, tmp_path_factory: pytest.TempPathFactory
+    database_url: str, sink: SmtpSink, clock: FakeClock, renderer: Renderer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Container]:
     settings = load_settings(
         database_url=database_url,
@@ -104,7 +119,7 @@ async def container(
             message_id_domain="iep.test",
         )
     }
-    built = bootstrap.build(settings, database_url, clock=clock, providers=providers, pool_size=10)
+    built = bootstrap.build(settings, database_url, clock=clock, providers=providers, pool_size=10, renderer=renderer)
     async with built.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     yield built

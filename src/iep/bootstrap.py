@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.attachments.storage import AttachmentStore, LocalStore, S3Store
-from iep.config import ConfigError, QueueBackend, Settings
+from iep.config import ConfigError, QueueBackend, Role, Settings
 from iep.delivery.breaker import BreakerPolicy, BreakerStore, CircuitBreaker, MemoryBreakerStore
 from iep.delivery.breaker_redis import RedisBreakerStore
 from iep.delivery.rate_limit import BucketStore, MemoryBucketStore, RateLimiter, RedisBucketStore
@@ -28,6 +28,9 @@ from iep.providers import registry
 from iep.providers.base import Provider
 from iep.queue.port import Queue
 from iep.queue.postgres import PostgresQueue
+from iep.rendering.catalog import TemplateCatalog
+from iep.rendering.compile_cache import CompileCache, CompileLock, FileLock, PostgresLock, RedisLock, RedisStore
+from iep.rendering.renderer import Renderer
 from iep.tenancy.auth import Authenticator
 
 
@@ -40,11 +43,14 @@ class Container:
     authenticator: Authenticator
     limits: AcceptLimits
     worker_id: str
+    renderer: Renderer
     providers: dict[str, Provider] = field(default_factory=dict)
     attachment_store: AttachmentStore | None = None
     redis: Redis | None = None
     _router: ProviderRouter | None = None
     _queues: list[Queue] = field(default_factory=list)
+    # A renderer passed in by the caller (tests share one) is the caller's to close.
+    owns_renderer: bool = True
 
     def queue(self) -> Queue:
         """A new handle on the configured backend (each part of a role consumes or publishes on its own)."""
@@ -91,6 +97,7 @@ class Container:
             worker_id=self.worker_id,
             attachments=self.attachment_store,
             keyring=self.keyring,
+            renderer=self.renderer,
         )
 
     async def close(self) -> None:
@@ -102,6 +109,8 @@ class Container:
             await self.attachment_store.close()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.owns_renderer:
+            await self.renderer.close()
         await self.engine.dispose()
 
 
@@ -159,6 +168,7 @@ def build(
     clock: Clock | None = None,
     providers: Mapping[str, Provider] | None = None,
     pool_size: int = 20,
+    renderer: Renderer | None = None,
 ) -> Container:
     clock = clock or SystemClock()
     engine = create_engine(database_url, pool_size=pool_size)
@@ -170,7 +180,36 @@ def build(
         authenticator=Authenticator(engine, clock),
         limits=AcceptLimits(max_recipients=settings.max_recipients, max_attempts=settings.max_attempts),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        renderer=renderer or build_renderer(settings, engine=engine),
+        owns_renderer=renderer is None,
         providers=dict(providers) if providers is not None else default_providers(settings),
         attachment_store=attachment_store(settings),
         redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+    )
+
+
+def build_renderer(settings: Settings, *, engine: AsyncEngine | None = None) -> Renderer:
+    """Renderer, templates folder and compile chain; the lock is Redis's, else PostgreSQL's, else a file's (D7)."""
+    dist = settings.templates_dist_dir
+    lock: CompileLock
+    store = None
+    closing = None
+    if settings.redis_url:
+        import redis.asyncio
+
+        client = redis.asyncio.from_url(settings.redis_url)
+        lock, store, closing = RedisLock(client), RedisStore(client), client.aclose
+    elif engine is not None:
+        lock = PostgresLock(engine)
+    else:
+        lock = FileLock(dist)
+    return Renderer(
+        timeout_ms=settings.render_timeout_ms,
+        python_workers=settings.render_workers,
+        catalog=TemplateCatalog(settings.templates_source_dir, reload=settings.service_role is Role.DEV),
+        cache=CompileCache(dist, lock, store=store),
+        bun_workers=settings.render_bun_workers,
+        bun_recycle_after=settings.render_bun_recycle_after,
+        compile_timeout_ms=settings.render_compile_timeout_ms,
+        closing=closing,
     )

@@ -110,7 +110,15 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(default=50, ge=1, le=1000)
-    render_timeout_ms: int = Field(default=200, ge=1)
+    render_timeout_ms: int = Field(default=200, ge=1, le=60_000)
+    # Python render processes (Handlebars, Jinja2, MJML); two or more, so a killed one never stalls the rest.
+    render_workers: int = Field(default=2, ge=2, le=64)
+    # Bun processes rendering .tsx templates, and how many template versions one loads before it is replaced
+    # (Bun's module cache never frees a loaded template).
+    render_bun_workers: int = Field(default=2, ge=2, le=64)
+    render_bun_recycle_after: int = Field(default=100, ge=1)
+    # Compiling a template (Bun.build, MJML) is not a render: it gets its own, longer bound.
+    render_compile_timeout_ms: int = Field(default=30_000, ge=100)
 
     @field_validator("retry_delays_seconds")
     @classmethod

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -27,8 +27,8 @@ from iep.kit.crypto import CryptoError, KeyRing
 from iep.messages.status import FINAL, Status
 from iep.providers.base import Address, OutgoingEmail, PermanentProviderError, ProviderError, TransientProviderError
 from iep.providers.mime import HeaderInjectionError
-from iep.rendering import handlebars
-from iep.rendering.text import text_from_html
+from iep.rendering.errors import RenderError, RendererUnavailable
+from iep.rendering.renderer import Rendered, Renderer
 
 log = structlog.get_logger("iep.delivery")
 
@@ -53,29 +53,24 @@ class DeliveryDeps:
     policy: RetryPolicy
     lease: timedelta
     worker_id: str
+    renderer: Renderer
     attachments: AttachmentStore | None = None
     keyring: KeyRing | None = None
 
 
-class RenderFailed(Exception):
-    pass
+async def render(renderer: Renderer, row: dict[str, Any]) -> Rendered:
+    """In a render process under the hard timeout; raises `RenderError` (permanent) or `RendererUnavailable`."""
+    if not row["template"]:
+        return await renderer.inline(row["subject"], row["html_body"], row["text_body"], row["variables"])
+    rendered = await renderer.named(row["template"], row["variables"])
+    if row["subject"]:  # the caller's subject replaces the template's
+        override = await renderer.inline(row["subject"], None, None, row["variables"])
+        rendered = replace(rendered, subject=override.subject)
+    return rendered
 
 
-def render(row: dict[str, Any]) -> tuple[str, str | None, str | None]:
-    variables = row["variables"] or {}
-    try:
-        subject = handlebars.render(row["subject"], variables)
-        html = handlebars.render(row["html_body"], variables) if row["html_body"] is not None else None
-        text = handlebars.render(row["text_body"], variables) if row["text_body"] is not None else None
-    except handlebars.TemplateSyntaxError as exc:
-        raise RenderFailed(f"template error: {exc}") from None
-    if text is None and html is not None:
-        text = text_from_html(html)
-    return subject.strip(), html, text
-
-
-def outgoing(row: dict[str, Any], rendered: tuple[str, str | None, str | None]) -> OutgoingEmail:
-    subject, html, text = rendered
+def outgoing(row: dict[str, Any], rendered: Rendered) -> OutgoingEmail:
+    subject, html, text = rendered.as_tuple()
     return OutgoingEmail(
         message_id=row["id"],
         tenant_id=row["tenant_id"],
@@ -102,10 +97,12 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
 
     bound = log.bind(message_id=str(message_id), tenant_id=str(row["tenant_id"]), attempt=row["attempts"])
     try:
-        rendered = render(row)
-        email = outgoing(row, rendered)
-    except RenderFailed as exc:
-        return await _fail(deps, row, str(exc), None, "render_error", None, dead=False)
+        rendered = await render(deps.renderer, row)
+    except RenderError as exc:  # the same input fails the same way again: permanent (T4)
+        return await _fail(deps, row, str(exc), None, exc.reason, None, dead=False)
+    except RendererUnavailable as exc:
+        return await _retry(deps, row, str(exc), None, None)
+    email = outgoing(row, rendered)
     route: Route | None = None
     try:
         email, route = await _prepare(deps, row, email)
@@ -121,22 +118,7 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
         bound.warning("send_failed", provider=provider_name, transient=exc.transient, code=exc.code, error=str(exc))
         if not exc.transient:
             return await _fail(deps, row, str(exc), exc.code, "permanent", provider_name, dead=False)
-        if row["attempts"] >= row["max_attempts"]:
-            return await _fail(deps, row, str(exc), exc.code, "max_attempts", provider_name, dead=True)
-        at = deps.clock.now() + timedelta(seconds=deps.policy.delay_after(row["attempts"]))
-        async with deps.engine.begin() as conn:
-            await repository.record_retry(
-                conn,
-                message_id,
-                deps.worker_id,
-                deps.clock.now(),
-                at=at,
-                attempt=row["attempts"],
-                error=str(exc),
-                code=exc.code,
-                provider=provider_name,
-            )
-        return Decision(Outcome.RETRY, at)
+        return await _retry(deps, row, str(exc), exc.code, provider_name)
     await deps.router.record(route, ok=True)
     async with deps.engine.connect() as conn:
         autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -147,7 +129,7 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
             provider=result.provider,
             provider_message_id=result.provider_message_id,
             response=result.response,
-            rendered=rendered,
+            rendered=rendered.as_tuple(),
         )
     bound.info("sent", provider=result.provider)
     return Decision(Outcome.DONE)
@@ -182,6 +164,27 @@ def _not_claimed(state: dict[str, Any] | None, now: datetime) -> Decision:
     if state["next_attempt_at"] and state["next_attempt_at"] > now:
         return Decision(Outcome.RETRY, state["next_attempt_at"])
     return Decision(Outcome.DONE)
+
+
+async def _retry(
+    deps: DeliveryDeps, row: dict[str, Any], error: str, code: int | None, provider: str | None
+) -> Decision:
+    if row["attempts"] >= row["max_attempts"]:
+        return await _fail(deps, row, error, code, "max_attempts", provider, dead=True)
+    at = deps.clock.now() + timedelta(seconds=deps.policy.delay_after(row["attempts"]))
+    async with deps.engine.begin() as conn:
+        await repository.record_retry(
+            conn,
+            row["id"],
+            deps.worker_id,
+            deps.clock.now(),
+            at=at,
+            attempt=row["attempts"],
+            error=error,
+            code=code,
+            provider=provider,
+        )
+    return Decision(Outcome.RETRY, at)
 
 
 async def _fail(

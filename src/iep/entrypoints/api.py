@@ -11,6 +11,7 @@ from iep.api import problems
 from iep.bootstrap import Container
 from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
 from iep.messages.endpoints import router as messages_router
+from iep.templates.endpoints import router as templates_router
 
 
 def create_app(container: Container) -> FastAPI:
@@ -24,6 +25,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     problems.install(app)
     app.include_router(messages_router)
+    app.include_router(templates_router)
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:

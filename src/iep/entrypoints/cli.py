@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -227,6 +228,96 @@ def messages_inbox(limit: int) -> None:
     from iep.providers.devinbox import list_inbox
 
     _print(list_inbox(_settings().state_dir / "inbox", limit=limit))
+
+
+@main.group()
+def templates() -> None:
+    """Named templates in TEMPLATES_SOURCE_DIR: list, check, preview."""
+    settings = _settings()
+    iep_logging.configure(settings.log_level, json=settings.log_json)  # logs to stderr; stdout is the answer
+
+
+@templates.command("list")
+@click.option("--tenant", "tenant_slug", default=None, help="what this tenant can use (its own, then _shared)")
+def templates_list(tenant_slug: str | None) -> None:
+    from iep.templates import service
+
+    settings = _settings()
+    _print(service.listing(_catalog(settings), tenant_slug))
+
+
+@templates.command("check")
+@click.option("--tenant", "tenant_slug", default=None)
+def templates_check(tenant_slug: str | None) -> None:
+    """Load, validate and render every template with its example data; exit 1 if any fails."""
+    from iep.templates import service
+
+    results = asyncio.run(service.check_all(_renderer(), tenant_slug))
+    _print(results)
+    failed = [r["name"] for r in results if not r["ok"]]
+    if failed:
+        raise click.ClickException(f"{len(failed)} template(s) failed: {', '.join(failed)}")
+
+
+@templates.command("preview")
+@click.argument("name")
+@click.option("--tenant", "tenant_slug", default=None)
+@click.option("--data", "data_arg", default=None, help="JSON object, or @file.json; default: the template's example")
+@click.option("--part", type=click.Choice(["json", "subject", "html", "text"]), default="json", show_default=True)
+def templates_preview(name: str, tenant_slug: str | None, data_arg: str | None, part: str) -> None:
+    """Render NAME as a message would be rendered."""
+    from iep.kit.problems import Problem
+    from iep.templates import service
+
+    data = _json_arg(data_arg) if data_arg else None
+    renderer = _renderer()
+
+    async def go() -> service.Preview:
+        try:
+            return await service.preview(renderer, tenant_slug, name, data)
+        finally:
+            await renderer.close()
+
+    try:
+        result = asyncio.run(go())
+    except Problem as exc:
+        errors = getattr(exc, "errors", None)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) if errors else exc.detail
+        raise click.ClickException(f"{exc.title}: {detail}") from None
+    rendered = result.rendered
+    if part == "json":
+        source = result.source
+        doc = {"template": source.qualified, "format": source.format, "subject": rendered.subject}
+        _print({**doc, "html": rendered.html, "text": rendered.text})
+    else:
+        click.echo(getattr(rendered, part) or "")
+
+
+def _catalog(settings: Settings) -> Any:
+    from iep.rendering.catalog import TemplateCatalog
+
+    if not settings.templates_source_dir.is_dir():
+        raise click.ClickException(f"TEMPLATES_SOURCE_DIR {settings.templates_source_dir} is not a folder")
+    return TemplateCatalog(settings.templates_source_dir)
+
+
+def _renderer() -> Any:
+    from iep.bootstrap import build_renderer
+
+    settings = _settings()
+    _catalog(settings)
+    return build_renderer(settings)
+
+
+def _json_arg(value: str) -> dict[str, Any]:
+    try:
+        raw = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
+        doc = json.loads(raw)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"--data: {exc}") from None
+    if not isinstance(doc, dict):
+        raise click.ClickException("--data must be a JSON object")
+    return doc
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from iep.bootstrap import Container
 from iep.config import Settings
@@ -11,6 +12,14 @@ from iep.tenancy import repository as tenancy_repo
 from iep.tenancy import service as tenancy
 
 DEMO_SLUG = "demo"
+# The example templates of a source checkout: what `make dev` serves when TEMPLATES_SOURCE_DIR has none.
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "templates"
+
+
+def dev_templates_dir(settings: Settings) -> Path:
+    if settings.templates_source_dir.is_dir() or not EXAMPLES.is_dir():
+        return settings.templates_source_dir
+    return EXAMPLES
 
 
 async def demo_key(container: Container, settings: Settings) -> str:
@@ -44,6 +53,14 @@ async def announce(container: Container, settings: Settings) -> None:
             "variables": {"name": "Ada"},
         }
     )
+    with_template = json.dumps(
+        {
+            "to": ["ada@example.com"],
+            "from": {"email": "hello@demo.example", "name": "Demo"},
+            "template": "react/welcome",
+            "templateData": {"name": "Ada", "product": "Demo", "loginUrl": "https://demo.example/login"},
+        }
+    )
     lines = [
         "",
         "IEP is running (role dev: API + worker + relay, embedded PostgreSQL, dev inbox)",
@@ -55,6 +72,11 @@ async def announce(container: Container, settings: Settings) -> None:
         "Send an email:",
         f"  curl -sS {base}/v1/messages -H 'Authorization: Bearer {key}' \\",
         f"    -H 'Content-Type: application/json' -d '{body}'",
+        "",
+        f"Or with a template from {settings.templates_source_dir}",
+        f"  (list them: TEMPLATES_SOURCE_DIR={settings.templates_source_dir} .venv/bin/iep templates list):",
+        f"  curl -sS {base}/v1/messages -H 'Authorization: Bearer {key}' \\",
+        f"    -H 'Content-Type: application/json' -d '{with_template}'",
         "",
         "Then: .venv/bin/iep messages list   (Ctrl-C stops IEP)",
         "",

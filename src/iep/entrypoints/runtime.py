@@ -36,7 +36,15 @@ async def run_role(settings: Settings, role: Role) -> None:
     if role in (Role.DEV, Role.ALL) or not settings.database_url:
         await migrate.upgrade(url)
     if role is Role.DEV:
-        settings = settings.model_copy(update={"default_provider": "devinbox"})
+        from iep.entrypoints.dev import dev_templates_dir
+
+        settings = settings.model_copy(
+            update={
+                "default_provider": "devinbox",
+                "service_role": Role.DEV,  # the templates folder is re-read on every change (T7)
+                "templates_source_dir": dev_templates_dir(settings),
+            }
+        )
     container = bootstrap.build(settings, url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -62,6 +70,8 @@ async def run_role(settings: Settings, role: Role) -> None:
 
         parts.append(("api", server.serve, _stop_server))
     if role in (Role.WORKER, Role.ALL, Role.DEV):
+        # Warm render processes before the first job, so no message pays for their start.
+        await container.renderer.start()
         worker = Worker(
             container.queue(),
             container.delivery_deps(),

@@ -81,3 +81,17 @@ class IdempotencyKeyReused(Problem):
 
 class InvalidQuery(Problem):
     status, type_, title = 400, "invalid-query", "A query parameter is invalid"
+
+
+class TemplateUnusable(Problem):
+    status, type_, title = 422, "template-invalid", "The template exists but has an error"
+
+
+class RenderFailed(Problem):
+    """`reason` is `render_error`, `render_timeout` or `render_too_large`, as on a failed message."""
+
+    status, type_, title = 422, "render-failed", "The template could not be rendered with this data"
+
+
+class RendererUnavailable(Problem):
+    status, type_, title = 503, "renderer-unavailable", "No render process is available; try again shortly"

@@ -53,6 +53,7 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
         container.clock.now(),
         model=model,
         idempotency_header=request.headers.get("idempotency-key"),
+        templates=container.renderer.catalog,
     )
     result = await service.accept_message(
         container.engine, ctx, parsed, container.limits, container.clock, store=container.attachment_store

@@ -29,6 +29,7 @@ messages = Table(
     Column("from_email", String(255), nullable=False),
     Column("from_name", String(255)),
     Column("reply_to", String(255)),
+    # Empty when a named template gives the subject.
     Column("subject", Text, nullable=False),
     Column("html_body", Text),
     Column("text_body", Text),
@@ -36,6 +37,8 @@ messages = Table(
     Column("rendered_html", Text),
     Column("rendered_text", Text),
     Column("variables", JSONB),
+    # The named template as resolved at accept (`<tenant-slug>/NAME` or `_shared/NAME`); its data is `variables`.
+    Column("template", String(255)),
     Column("metadata", JSONB),
     Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("headers", JSONB),

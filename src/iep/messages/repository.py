@@ -29,10 +29,10 @@ WITH sup AS (
   FROM suppression_list s WHERE s.tenant_id = :tenant_id AND s.email = ANY(:recipients_lower)
 ), m AS (
   INSERT INTO messages (id, tenant_id, "to", cc, bcc, from_email, from_name, reply_to, subject, html_body,
-    text_body, variables, metadata, tags, headers, status, priority, max_attempts, idempotency_key,
+    text_body, variables, template, metadata, tags, headers, status, priority, max_attempts, idempotency_key,
     request_hash, suppressed_recipients, trace_id, scheduled_at, next_attempt_at, created_at, updated_at)
   SELECT :id, :tenant_id, :to, :cc, :bcc, :from_email, :from_name, :reply_to, :subject, :html_body,
-    :text_body, :variables, :metadata, :tags, :headers, :status, :priority, :max_attempts, :idempotency_key,
+    :text_body, :variables, :template, :metadata, :tags, :headers, :status, :priority, :max_attempts, :idempotency_key,
     :request_hash, sup.emails, :trace_id, :scheduled_at, :available_at, :now, :now
   FROM sup
   ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -92,6 +92,7 @@ class NewMessage:
     # Set when attachments were stored first under keys that name the message (D-4).
     id: uuid.UUID | None = None
     attachments: tuple[dict[str, Any], ...] = ()
+    template: str | None = None
 
 
 async def insert_accepted(conn: AsyncConnection, msg: NewMessage, now: datetime) -> dict[str, Any] | None:
@@ -113,6 +114,7 @@ async def insert_accepted(conn: AsyncConnection, msg: NewMessage, now: datetime)
         "html_body": msg.html_body,
         "text_body": msg.text_body,
         "variables": msg.variables,
+        "template": msg.template,
         "metadata": msg.metadata,
         "tags": msg.tags,
         "headers": msg.headers or None,

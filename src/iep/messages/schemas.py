@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -24,6 +25,7 @@ from iep.attachments import validation as attachment_rules
 from iep.messages.addresses import check_display_name, domain_of, normalize_address, parse_mailbox
 from iep.messages.header_safety import check_header_text
 from iep.rendering.handlebars import check_syntax
+from iep.rendering.limits import MAX_DATA_BYTES
 
 MAX_SUBJECT = 998
 MAX_BODY_CHARS = 10 * 1024 * 1024
@@ -127,7 +129,12 @@ class SendRequest(_Strict):
     bcc: list[Email] = Field(default_factory=list)
     sender: Sender = Field(alias="from")
     reply_to: Email | None = Field(default=None, alias="replyTo")
-    subject: str = Field(min_length=1, max_length=MAX_SUBJECT)
+    # A named template from the templates folder (T2) and its data; checked against the folder at accept.
+    # Declared before `subject`, whose validator needs to know whether a template gives the subject.
+    template: str | None = Field(default=None, min_length=1, max_length=200)
+    template_data: dict[str, Any] | None = Field(default=None, alias="templateData")
+    # With a template, the subject is optional and, when given, replaces the template's (Handlebars, as inline).
+    subject: str | None = Field(default=None, min_length=1, max_length=MAX_SUBJECT, validate_default=True)
     html_body: str | None = Field(default=None, alias="htmlBody", max_length=MAX_BODY_CHARS)
     text_body: str | None = Field(default=None, alias="textBody", max_length=MAX_BODY_CHARS)
     variables: dict[str, Any] | None = None
@@ -179,9 +186,20 @@ class SendRequest(_Strict):
 
     @field_validator("subject")
     @classmethod
-    def _subject(cls, value: str) -> str:
+    def _subject(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            if info.data.get("template") is None:
+                raise ValueError("Field required (unless a template gives the subject)")
+            return None
         check_header_text(value, what="subject")
         check_syntax(value)
+        return value
+
+    @field_validator("variables", "template_data")
+    @classmethod
+    def _data_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and len(orjson.dumps(value)) > MAX_DATA_BYTES:
+            raise ValueError(f"must be at most {MAX_DATA_BYTES} bytes as JSON")
         return value
 
     @field_validator("html_body", "text_body")
@@ -231,9 +249,17 @@ class SendRequest(_Strict):
         limit: int = (info.context or {}).get("max_recipients", 50)
         if len(self.to) + len(self.cc) + len(self.bcc) > limit:
             raise ValueError(f"at most {limit} recipients in to, cc and bcc together")
-        if self.html_body is None and self.text_body is None:
-            raise ValueError("htmlBody or textBody is required")
+        if self.template is not None:
+            if self.html_body is not None or self.text_body is not None:
+                raise ValueError("htmlBody and textBody cannot be combined with template")
+        elif self.html_body is None and self.text_body is None:
+            raise ValueError("htmlBody or textBody is required (or a template)")
         return self
+
+    @property
+    def template_payload(self) -> dict[str, Any]:
+        """The data a template renders with: `templateData`, else the variables (`props` on `/v1/send`)."""
+        return dict(self.template_data if self.template_data is not None else self.variables or {})
 
 
 class SendAlias(SendRequest):

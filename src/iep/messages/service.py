@@ -28,6 +28,8 @@ from iep.messages import repository
 from iep.messages.schemas import Accepted, SendRequest
 from iep.messages.status import Status
 from iep.messages.validation import problem_errors
+from iep.rendering.catalog import TemplateCatalog
+from iep.templates.service import template_checks
 from iep.tenancy.context import TenantContext
 
 
@@ -51,14 +53,25 @@ def parse_send(
     *,
     model: type[SendRequest] = SendRequest,
     idempotency_header: str | None = None,
+    templates: TemplateCatalog | None = None,
 ) -> SendRequest:
     if not isinstance(payload, dict):
         raise ValidationFailed([{"field": "", "pointer": "", "code": "type", "message": "must be a JSON object"}])
     context = {"sender_domains": ctx.sender_domains, "max_recipients": limits.max_recipients, "now": now}
+    errors: list[dict[str, Any]] = []
     try:
         request = model.model_validate(payload, context=context)
     except ValidationError as exc:
-        raise ValidationFailed(problem_errors(exc)) from None
+        errors = problem_errors(exc)
+    # Template checks run even when other fields failed, so one 422 lists every error (A2).
+    qualified = None
+    if templates is not None and isinstance(payload.get("template"), str):
+        template_errors, qualified = template_checks(templates, ctx.tenant_slug, payload, model)
+        errors += template_errors
+    if errors:
+        raise ValidationFailed(errors)
+    if qualified is not None:
+        request = request.model_copy(update={"template": qualified})
     if idempotency_header is not None:
         header_key = _check_header_key(idempotency_header)
         if request.idempotency_key not in (None, header_key):
@@ -138,10 +151,11 @@ async def _insert(
         from_email=request.sender.email,
         from_name=request.sender.name,
         reply_to=request.reply_to,
-        subject=request.subject,
+        subject=request.subject or "",
         html_body=request.html_body,
         text_body=request.text_body,
-        variables=request.variables,
+        variables=request.template_payload if request.template else request.variables,
+        template=request.template,
         metadata=request.metadata,
         tags=request.tags,
         headers=request.headers,

@@ -1,0 +1,171 @@
+"""Every render IEP does goes through here, and from here into a process that can be killed (T4, D8)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from iep.rendering import react_email
+from iep.rendering.catalog import TemplateCatalog, TemplateInvalid, TemplateSource, UnknownTemplate
+from iep.rendering.compile_cache import CompileCache, FileLock
+from iep.rendering.errors import RenderError, RendererUnavailable, RenderTooLarge
+from iep.rendering.limits import MAX_DATA_BYTES, MAX_TEMPLATE_CHARS
+from iep.rendering.pool import PoolSpec, ProcessPool
+
+_MRML_VERSION = version("mrml")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    html: str | None
+    text: str | None
+
+    def as_tuple(self) -> tuple[str, str | None, str | None]:
+        return self.subject, self.html, self.text
+
+
+def sandbox_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a render process: no secret of IEP's is ever within a template's reach."""
+    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    env.update(extra or {})
+    return env
+
+
+def python_pool(size: int, *, extra_env: Mapping[str, str] | None = None) -> ProcessPool:
+    # -I: ignore PYTHON* variables and the user's site-packages; the process sees only the installed package.
+    argv = (sys.executable, "-I", "-m", "iep.rendering.sandbox_worker")
+    return ProcessPool(PoolSpec(name="python", argv=argv, env=sandbox_env(extra_env), size=size))
+
+
+def check_data(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    encoded = orjson.dumps(data or {})
+    if len(encoded) > MAX_DATA_BYTES:
+        raise RenderTooLarge(f"the template data is {len(encoded)} bytes; the cap is {MAX_DATA_BYTES}")
+    return dict(data or {})
+
+
+def check_sources(**sources: str | None) -> None:
+    for part, source in sources.items():
+        if source is not None and len(source) > MAX_TEMPLATE_CHARS:
+            raise RenderTooLarge(f"the {part} template is over {MAX_TEMPLATE_CHARS} characters")
+
+
+def rendered_from(reply: Mapping[str, Any]) -> Rendered:
+    return Rendered(subject=str(reply.get("subject") or "").strip(), html=reply.get("html"), text=reply.get("text"))
+
+
+class Renderer:
+    """The render pools of one IEP process; started on first use, or at start-up by roles that send."""
+
+    def __init__(
+        self,
+        *,
+        timeout_ms: int,
+        python_workers: int,
+        catalog: TemplateCatalog | None = None,
+        cache: CompileCache | None = None,
+        bun_workers: int = 2,
+        bun_recycle_after: int = 100,
+        compile_timeout_ms: int = 30_000,
+        extra_env: Mapping[str, str] | None = None,
+        closing: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.timeout = timeout_ms / 1000
+        self.compile_timeout = compile_timeout_ms / 1000
+        self.catalog = catalog or TemplateCatalog(None)
+        scratch = Path(tempfile.gettempdir()) / "iep-templates-dist"
+        self.cache = cache or CompileCache(scratch, FileLock(scratch))
+        self.python = python_pool(python_workers, extra_env=extra_env)
+        self.bun = react_email.bun_pool(bun_workers, recycle_after=bun_recycle_after, extra_env=dict(extra_env or {}))
+        self._closing = closing
+        self._toolchain_linked = False
+
+    async def start(self) -> None:
+        """Warm the pools; refuse to start when `.tsx` templates exist and Bun does not (T5)."""
+        await self.python.start()
+        if self.catalog.has_format("tsx"):
+            missing = react_email.bun_missing_message()
+            if missing:
+                raise react_email.BunMissing(missing)
+            await self.bun.start()
+
+    async def inline(
+        self, subject: str, html: str | None, text: str | None, data: Mapping[str, Any] | None
+    ) -> Rendered:
+        """Inline Handlebars content (T1) under the hard timeout; the text part made from HTML when absent (T6)."""
+        check_sources(subject=subject, html=html, text=text)
+        request = {"op": "handlebars", "subject": subject, "html": html, "text": text, "data": check_data(data)}
+        return rendered_from(await self.python.call(request, time_limit=self.timeout))
+
+    async def named(self, qualified: str, data: Mapping[str, Any] | None) -> Rendered:
+        """The template an accepted message names (`namespace/name`)."""
+        try:
+            source = self.catalog.by_qualified(qualified)
+        except (UnknownTemplate, TemplateInvalid) as exc:
+            raise RenderError(str(exc)) from None
+        return await self.template(source, data)
+
+    async def template(self, source: TemplateSource, data: Mapping[str, Any] | None) -> Rendered:
+        props = check_data(data)
+        if source.format == "tsx":
+            return await self._tsx(source, props)
+        html = source.body if source.format == "jinja" else await self._mjml(source)
+        request = {
+            "op": "jinja",
+            "key": source.digest,
+            "subject": source.subject,
+            "html": html,
+            "text": source.text_body,
+            # MJML output is inlined by mrml already; Jinja2 templates get their <style> inlined here.
+            "inline_css": source.format == "jinja",
+            "data": props,
+        }
+        return rendered_from(await self.python.call(request, time_limit=self.timeout))
+
+    async def _mjml(self, source: TemplateSource) -> str:
+        """MJML compiled once to HTML that still holds its Jinja2 placeholders, then cached like any artifact."""
+        key = hashlib.sha256(f"mjml-1\n{_MRML_VERSION}\n{source.body}".encode()).hexdigest()
+
+        async def compile_to(tmp: Path) -> None:
+            reply = await self.python.call({"op": "mjml", "source": source.body}, time_limit=self.compile_timeout)
+            tmp.write_text(str(reply["html"]), encoding="utf-8")  # noqa: ASYNC240 - a small local file, once
+
+        return await self.cache.get(key, ".html", compile_to, lambda p: p.read_text(encoding="utf-8"))
+
+    async def _tsx(self, source: TemplateSource, props: dict[str, Any]) -> Rendered:
+        missing = react_email.bun_missing_message()
+        if missing:
+            raise RendererUnavailable(missing)
+        root = self.catalog.root or source.path.parent
+        key = react_email.artifact_key(source.path, root)
+        if not self._toolchain_linked:
+            react_email.link_toolchain(self.cache.directory)
+            self._toolchain_linked = True
+
+        async def compile_to(tmp: Path) -> None:
+            await react_email.compile_tsx(source.path, tmp, root, time_limit=self.compile_timeout)
+
+        artifact = await self.cache.get(key, ".js", compile_to, lambda p: p)
+        reply = await self.bun.call({"path": str(artifact), "props": props}, time_limit=self.timeout, version=key)
+        rendered = rendered_from(reply)
+        if not rendered.subject:
+            raise RenderError(
+                f"{source.qualified}: the template exports no `subject` (a string or a function of props)"
+            )
+        return rendered
+
+    async def close(self) -> None:
+        await self.python.close()
+        await self.bun.close()
+        if self._closing is not None:
+            await self._closing()
