@@ -169,9 +169,10 @@ def build(
     providers: Mapping[str, Provider] | None = None,
     pool_size: int = 20,
     renderer: Renderer | None = None,
+    role: str = "iep",
 ) -> Container:
     clock = clock or SystemClock()
-    engine = create_engine(database_url, pool_size=pool_size)
+    engine = create_engine(database_url, pool_size=pool_size, application_name=role)
     return Container(
         settings=settings,
         database_url=database_url,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import structlog
 
 from iep.config import Settings
 from iep.delivery.breaker import CircuitBreaker
@@ -21,6 +22,8 @@ from iep.delivery.rate_limit import RateLimiter
 from iep.kit.crypto import CryptoError, KeyRing
 from iep.providers import registry
 from iep.providers.base import PermanentProviderError, Provider, TransientProviderError
+
+log = structlog.get_logger("iep.routing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +104,13 @@ class ProviderRouter:
         )
 
     async def record(self, route: Route, *, ok: bool) -> None:
-        if self.breaker is not None:
+        """Count the outcome against the circuit; a breaker store that is away (Redis down) costs a count only."""
+        if self.breaker is None:
+            return
+        try:
             await self.breaker.record(route.key, ok=ok)
+        except Exception as exc:  # the send's own outcome must be recorded whatever happens to this bookkeeping
+            log.warning("breaker_record_failed", provider=route.key, error=str(exc)[:200] or type(exc).__name__)
 
     async def throttle(self, route: Route) -> None:
         """Wait for the provider's send rate (S3), shared across workers when Redis is configured."""

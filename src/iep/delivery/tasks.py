@@ -119,7 +119,6 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
         if not exc.transient:
             return await _fail(deps, row, str(exc), exc.code, "permanent", provider_name, dead=False)
         return await _retry(deps, row, str(exc), exc.code, provider_name)
-    await deps.router.record(route, ok=True)
     async with deps.engine.connect() as conn:
         autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await repository.record_sent(
@@ -131,6 +130,8 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
             response=result.response,
             rendered=rendered.as_tuple(),
         )
+    # Only after the record: the gap between the provider's "accepted" and our commit stays one round trip.
+    await deps.router.record(route, ok=True)
     bound.info("sent", provider=result.provider)
     return Decision(Outcome.DONE)
 

@@ -221,6 +221,57 @@ def messages_show(message_id: uuid.UUID) -> None:
     _print(row)
 
 
+@messages.group("dlq")
+def dlq() -> None:
+    """The dead-letter queue (D-8): messages that ran out of attempts."""
+
+
+@dlq.command("list")
+@click.option("--tenant", "tenant_slug", default=None)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+def dlq_list(tenant_slug: str | None, limit: int) -> None:
+    from iep.messages import admin_queries
+
+    _print(
+        _run(
+            _with_db(
+                lambda c: admin_queries.recent(c, tenant_slug=tenant_slug, status=None, limit=limit, dead_lettered=True)
+            )
+        )
+    )
+
+
+@dlq.command("show")
+@click.argument("message_id", type=click.UUID)
+def dlq_show(message_id: uuid.UUID) -> None:
+    from iep.messages import admin_queries
+
+    row = _run(_with_db(lambda c: admin_queries.one_with_events(c, message_id)))
+    if row is None or row["dead_lettered_at"] is None:
+        raise click.ClickException(f"message {message_id} is not in the dead-letter queue")
+    _print(row)
+
+
+@dlq.command("requeue")
+@click.argument("message_id", type=click.UUID)
+def dlq_requeue(message_id: uuid.UUID) -> None:
+    """Send a dead-lettered message again: attempts reset, queued now."""
+    from iep.kit.clock import SystemClock
+    from iep.messages import admin_queries
+    from iep.messages import repository as message_repository
+
+    async def go(conn: AsyncConnection) -> bool:
+        row = await admin_queries.one_with_events(conn, message_id)
+        tenant_id = await admin_queries.tenant_of(conn, message_id)
+        if row is None or row["dead_lettered_at"] is None or tenant_id is None:
+            return False
+        return await message_repository.requeue(conn, tenant_id, message_id, SystemClock().now())
+
+    if not _run(_with_db(go)):
+        raise click.ClickException(f"message {message_id} is not in the dead-letter queue")
+    _print({"messageId": str(message_id), "status": "queued"})
+
+
 @messages.command("inbox")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
 def messages_inbox(limit: int) -> None:

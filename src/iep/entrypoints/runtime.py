@@ -45,7 +45,7 @@ async def run_role(settings: Settings, role: Role) -> None:
                 "templates_source_dir": dev_templates_dir(settings),
             }
         )
-    container = bootstrap.build(settings, url)
+    container = bootstrap.build(settings, url, role=f"iep-{role.value}")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -27,9 +27,11 @@ def asyncpg_dsn(url: str) -> str:
     return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://") :]
 
 
-def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 20, application_name: str = "iep") -> AsyncEngine:
     return create_async_engine(
         sqlalchemy_url(url),
+        # Names the role in pg_stat_activity, so an operator (or a fault test) can tell the connections apart.
+        connect_args={"server_settings": {"application_name": application_name}},
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

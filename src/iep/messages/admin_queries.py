@@ -23,13 +23,16 @@ _SUMMARY = (
     messages.c.last_error,
     messages.c.created_at,
     messages.c.sent_at,
+    messages.c.dead_lettered_at,
 )
 
 
 async def recent(
-    conn: AsyncConnection, *, tenant_slug: str | None, status: str | None, limit: int
+    conn: AsyncConnection, *, tenant_slug: str | None, status: str | None, limit: int, dead_lettered: bool = False
 ) -> list[dict[str, Any]]:
     stmt = select(*_SUMMARY).join(tenants, tenants.c.id == messages.c.tenant_id)
+    if dead_lettered:
+        stmt = stmt.where(messages.c.dead_lettered_at.is_not(None))
     if tenant_slug:
         stmt = stmt.where(tenants.c.slug == tenant_slug)
     if status:
@@ -48,4 +51,11 @@ async def one_with_events(conn: AsyncConnection, message_id: uuid.UUID) -> dict[
         return None
     found = dict(row._mapping)
     found["events"] = await events_of(conn, message_id)
+    return found
+
+
+async def tenant_of(conn: AsyncConnection, message_id: uuid.UUID) -> uuid.UUID | None:
+    found: uuid.UUID | None = (
+        await conn.execute(select(messages.c.tenant_id).where(messages.c.id == message_id))
+    ).scalar_one_or_none()
     return found

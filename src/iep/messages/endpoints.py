@@ -204,3 +204,41 @@ async def cancel_message(
     mid = _message_id(message_id)
     await service.cancel_message(container.engine, ctx, mid, container.clock)
     return {"messageId": str(mid), "status": "canceled"}
+
+
+@router.get("/dlq", response_model=MessagePage, responses=_PROBLEMS, summary="The dead-letter queue, newest first")
+async def list_dead_letters(
+    request: Request,
+    ctx: Annotated[TenantContext, Depends(require("read"))],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> MessagePage:
+    container = request.app.state.container
+    rows, next_cursor = await service.list_messages(
+        container.engine, ctx, ListFilter(dead_lettered=True), limit=limit, offset=0, cursor=cursor
+    )
+    return MessagePage(data=[_message_out(r, with_events=False) for r in rows], nextCursor=next_cursor, limit=limit)
+
+
+@router.get("/dlq/{message_id}", response_model=MessageOut, responses=_PROBLEMS, summary="A dead-lettered message")
+async def get_dead_letter(
+    message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("read"))]
+) -> MessageOut:
+    container = request.app.state.container
+    row = await service.get_dead_letter(container.engine, ctx, _message_id(message_id))
+    return _message_out(row, with_events=True)
+
+
+@router.post(
+    "/dlq/{message_id}/requeue",
+    status_code=202,
+    responses=_PROBLEMS,
+    summary="Take a message out of the dead-letter queue and send it again",
+)
+async def requeue_dead_letter(
+    message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
+) -> dict[str, str]:
+    container = request.app.state.container
+    mid = _message_id(message_id)
+    await service.requeue_dead_letter(container.engine, ctx, mid, container.clock)
+    return {"messageId": str(mid), "status": "queued"}

@@ -171,6 +171,7 @@ class ListFilter:
     date_to: datetime | None = None
     category: str | None = None
     tag: str | None = None
+    dead_lettered: bool = False  # D-8: only what ran out of attempts and sits in the dead-letter queue
 
 
 async def page(
@@ -184,6 +185,8 @@ async def page(
 ) -> list[dict[str, Any]]:
     """Newest first; keyset after (created_at, id) when a cursor is given, else limit/offset."""
     stmt = scoped_select(messages, tenant_id)
+    if flt.dead_lettered:
+        stmt = stmt.where(messages.c.dead_lettered_at.is_not(None))
     if flt.status:
         stmt = stmt.where(messages.c.status == flt.status)
     if flt.recipient:

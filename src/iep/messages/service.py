@@ -260,3 +260,16 @@ async def retry_message(engine: AsyncEngine, ctx: TenantContext, message_id: uui
     if row is None:
         raise NotFound("no such message")
     raise Conflict(f"only failed or bounced messages can be retried; this one is `{row['status']}`")
+
+
+async def get_dead_letter(engine: AsyncEngine, ctx: TenantContext, message_id: uuid.UUID) -> dict[str, Any]:
+    row = await get_message(engine, ctx, message_id)
+    if row["dead_lettered_at"] is None:
+        raise NotFound("this message is not in the dead-letter queue")
+    return row
+
+
+async def requeue_dead_letter(engine: AsyncEngine, ctx: TenantContext, message_id: uuid.UUID, clock: Clock) -> None:
+    """D-8: out of the dead-letter queue, attempts reset, queued again (the same move as A6 retry)."""
+    await get_dead_letter(engine, ctx, message_id)
+    await retry_message(engine, ctx, message_id, clock)

@@ -26,10 +26,10 @@ import aiormq
 import structlog
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
-    AbstractRobustConnection,
 )
 
 from iep.kit.clock import Clock
@@ -42,6 +42,7 @@ EXCHANGE = "mail.exchange"
 WEBHOOK_QUEUE = "mail.webhook"
 RETRY_TIERS_MS = (250, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000, 3_600_000, 21_600_000, 86_400_000)
 PUBLISH_TIMEOUT_SECONDS = 10.0
+DECLARE_TIMEOUT_SECONDS = 30.0
 # Errors that mean the broker or our channel went away: the broker redelivers what we could not settle.
 BROKER_ERRORS = (
     aio_pika.exceptions.AMQPError,
@@ -66,6 +67,11 @@ def tier_for(delay_ms: float) -> int:
     return fitting[-1] if fitting else RETRY_TIERS_MS[0]
 
 
+def _alive(connection: AbstractConnection | None) -> bool:
+    # `is_closed` only tells of a close we asked for; a broker that went away clears `connected`.
+    return connection is not None and not connection.is_closed and bool(connection.connected.is_set())
+
+
 def _quorum(**extra: Any) -> dict[str, Any]:
     return {"x-queue-type": "quorum", **extra}
 
@@ -78,7 +84,8 @@ class RabbitQueue:
         self._clock = clock
         self._prefetch = prefetch
         self._delivery_limit = delivery_limit
-        self._connection: AbstractRobustConnection | None = None
+        self._connection: AbstractConnection | None = None  # publishing
+        self._consuming: AbstractConnection | None = None
         self._publish_channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._tiers: dict[int, AbstractExchange] = {}
@@ -90,13 +97,22 @@ class RabbitQueue:
         self._consumers: list[tuple[AbstractQueue, str]] = []
 
     async def _ensure(self) -> AbstractExchange:
+        # Plain connections, re-made on demand: after a broker restart a fresh connection and fresh declarations
+        # are the one state we can be sure of (an automatically restored channel may come back without its consumer).
         async with self._connect_lock:
-            if self._exchange is None:
-                self._connection = await aio_pika.connect_robust(self._url, timeout=PUBLISH_TIMEOUT_SECONDS)
+            if self._exchange is None or not _alive(self._connection):
+                await self._drop(self._connection)
+                self._connection = await aio_pika.connect(self._url, timeout=PUBLISH_TIMEOUT_SECONDS)
                 channel = await self._connection.channel(publisher_confirms=True)
-                self._exchange = await self._declare(channel)
+                # A broker still recovering its queues can take declarations and never answer: bound the wait.
+                self._exchange = await asyncio.wait_for(self._declare(channel), timeout=DECLARE_TIMEOUT_SECONDS)
                 self._publish_channel = channel
             return self._exchange
+
+    async def _drop(self, connection: AbstractConnection | None) -> None:
+        if connection is not None and not connection.is_closed:
+            with contextlib.suppress(*BROKER_ERRORS, asyncio.CancelledError):
+                await asyncio.wait_for(connection.close(), timeout=PUBLISH_TIMEOUT_SECONDS)
 
     async def _declare(self, channel: AbstractChannel) -> AbstractExchange:
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
@@ -153,35 +169,62 @@ class RabbitQueue:
             delay_ms = (job.available_at - self._clock.now()).total_seconds() * 1000
         if delay_ms > 0:
             exchange = self._tiers[tier_for(delay_ms)]
-        # The routing key names the send queue even through a tier: dead-lettering keeps it.
-        await exchange.publish(
-            self._message(job), routing_key=send_queue(job.priority), mandatory=True, timeout=PUBLISH_TIMEOUT_SECONDS
-        )
+        try:
+            # The routing key names the send queue even through a tier: dead-lettering keeps it.
+            await exchange.publish(
+                self._message(job),
+                routing_key=send_queue(job.priority),
+                mandatory=True,
+                timeout=PUBLISH_TIMEOUT_SECONDS,
+            )
+        except BROKER_ERRORS:
+            self._exchange = None  # reconnect on the next publish
+            raise
 
     async def publish(self, jobs: Sequence[Job], *, connection: Any = None) -> None:
         # Each publish returns on the broker's confirm; a failure raises, so the caller keeps its outbox rows.
         await asyncio.gather(*(self._publish_one(j) for j in jobs))
 
     async def consume(self) -> AsyncIterator[Job]:
+        while not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._subscribe(), timeout=DECLARE_TIMEOUT_SECONDS)
+                log.info("queue_consuming", queues=[send_queue(r) for r in range(len(PRIORITY_NAMES))])
+            except BROKER_ERRORS as exc:
+                log.warning("queue_consume_failed", error=str(exc)[:200] or type(exc).__name__)
+                await self._pause(1.0)
+                continue
+            while not self._stopping.is_set() and _alive(self._consuming):
+                if not self._buffer:
+                    self._arrived.clear()
+                    with contextlib.suppress(TimeoutError):  # the close callback wakes us; the timeout is a backstop
+                        await asyncio.wait_for(self._arrived.wait(), timeout=1.0)
+                    continue
+                _, _, incoming = heapq.heappop(self._buffer)
+                job = self._job(incoming)
+                if job.available_at is not None and job.available_at - self._clock.now() > timedelta(milliseconds=50):
+                    await self.retry(job, job.available_at)  # still early after a tier hop: round again
+                    continue
+                yield job
+            # The connection is gone: what it delivered and we never acked, the broker hands out again.
+            self._buffer.clear()
+            self._consumers.clear()
+
+    async def _subscribe(self) -> None:
         await self._ensure()
-        assert self._connection is not None
-        channel = await self._connection.channel()
+        await self._drop(self._consuming)
+        self._consuming = await aio_pika.connect(self._url, timeout=PUBLISH_TIMEOUT_SECONDS)
+        self._consuming.close_callbacks.add(lambda *_: self._arrived.set())
+        channel = await self._consuming.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
         for rank in range(len(PRIORITY_NAMES)):
             queue = await channel.get_queue(send_queue(rank), ensure=False)
             tag = await queue.consume(self._receiver(rank))
             self._consumers.append((queue, tag))
-        while not self._stopping.is_set():
-            if not self._buffer:
-                self._arrived.clear()
-                await self._arrived.wait()
-                continue
-            _, _, incoming = heapq.heappop(self._buffer)
-            job = self._job(incoming)
-            if job.available_at is not None and job.available_at - self._clock.now() > timedelta(milliseconds=50):
-                await self.retry(job, job.available_at)  # still early after a tier hop: round again
-                continue
-            yield job
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     def _receiver(self, rank: int) -> Any:
         async def receive(incoming: AbstractIncomingMessage) -> None:
@@ -235,6 +278,7 @@ class RabbitQueue:
                 timeout=PUBLISH_TIMEOUT_SECONDS,
             )
         except BROKER_ERRORS as exc:
+            self._exchange = None
             log.warning("queue_dead_letter_failed", message_id=str(job.message_id), error=str(exc)[:200])
             await self._settle(job.receipt.nack(requeue=True))
             return
@@ -260,19 +304,20 @@ class RabbitQueue:
     async def stop(self) -> None:
         self._stopping.set()
         self._arrived.set()
+        alive = _alive(self._consuming)
         for queue, tag in self._consumers:
-            if self._connection is not None and not self._connection.is_closed:
+            if alive:
                 with contextlib.suppress(*BROKER_ERRORS):
                     await asyncio.wait_for(queue.cancel(tag), timeout=PUBLISH_TIMEOUT_SECONDS)
         self._consumers.clear()
         while self._buffer:
             _, _, incoming = heapq.heappop(self._buffer)
-            if self._connection is not None and not self._connection.is_closed:
+            if alive:
                 await self._settle(incoming.nack(requeue=True))
 
     async def close(self) -> None:
-        if self._connection is not None:
-            with contextlib.suppress(*BROKER_ERRORS):
-                await asyncio.wait_for(self._connection.close(), timeout=PUBLISH_TIMEOUT_SECONDS)
+        await self._drop(self._consuming)
+        await self._drop(self._connection)
+        self._consuming = None
         self._connection = None
         self._exchange = None
