@@ -16,6 +16,7 @@ from iep.delivery.routing import ProviderRouter
 from iep.delivery.tasks import DeliveryDeps
 from iep.kit.clock import Clock, SystemClock
 from iep.kit.db import create_engine
+from iep.messages.group_commit import GroupCommit
 from iep.messages.service import AcceptLimits
 from iep.providers.base import Provider
 from iep.providers.devinbox import DevInboxProvider
@@ -34,6 +35,8 @@ class Container:
     authenticator: Authenticator
     limits: AcceptLimits
     worker_id: str
+    # Concurrent accepts share one round trip and one commit (SPEC B2).
+    accept_group: GroupCommit
     providers: dict[str, Provider] = field(default_factory=dict)
     _router: ProviderRouter | None = None
 
@@ -108,6 +111,7 @@ def build(
         clock=clock,
         authenticator=Authenticator(engine, clock),
         limits=AcceptLimits(max_recipients=settings.max_recipients, max_attempts=settings.max_attempts),
+        accept_group=GroupCommit(engine),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         providers=dict(providers) if providers is not None else default_providers(settings),
     )

@@ -54,7 +54,9 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
         model=model,
         idempotency_header=request.headers.get("idempotency-key"),
     )
-    result = await service.accept_message(container.engine, ctx, parsed, container.limits, container.clock)
+    result = await service.accept_message(
+        container.engine, ctx, parsed, container.limits, container.clock, group=container.accept_group
+    )
     headers = {"Location": f"/v1/messages/{result.accepted.message_id}"}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
