@@ -33,20 +33,23 @@ async def api_role(database_url: str, logs: Path, *, tag: str = "") -> AsyncIter
         procs.stop(proc)
 
 
-async def run(
-    api: Api, *, api_key: str, body: Path, connections: list[int], seconds: float, run_id: str
-) -> dict[int, loadgen.WrkResult]:
-    url = api.base + "/v1/messages"
-    # The first request pays Argon2 once; connections and caches warm up before anything is measured.
-    await loadgen.run(
-        url, connections=16, seconds=1, method="POST", body=body, api_key=api_key, run_id=f"{run_id}-warm"
+async def warm(api: Api, *, api_key: str, body: Path, run_id: str) -> None:
+    """The first request pays Argon2 once; connections and caches warm up before anything is measured."""
+    await run_one(api, api_key=api_key, body=body, connections=16, seconds=1, run_id=f"{run_id}-warm")
+
+
+async def run_one(
+    api: Api, *, api_key: str, body: Path, connections: int, seconds: float, run_id: str
+) -> loadgen.WrkResult:
+    return await loadgen.run(
+        api.base + "/v1/messages",
+        connections=connections,
+        seconds=seconds,
+        method="POST",
+        body=body,
+        api_key=api_key,
+        run_id=f"{run_id}-{connections}",
     )
-    return {
-        c: await loadgen.run(
-            url, connections=c, seconds=seconds, method="POST", body=body, api_key=api_key, run_id=f"{run_id}-{c}"
-        )
-        for c in connections
-    }
 
 
 async def batch(api: Api, *, api_key: str, size: int = 100) -> int | str:

@@ -30,6 +30,10 @@ class Row:
     ratio: str = "—"
 
 
+def count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def ratio(value: float, ceiling: float) -> str:
     if ceiling <= 0 or not math.isfinite(value):
         return "—"

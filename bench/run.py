@@ -17,13 +17,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import accept, ceilings, e2e, loadgen, machine, procs, profile, render, report, scratch
+from bench import accept, ceilings, cpu, e2e, loadgen, machine, procs, profile, render, report, scratch
 from bench.payload import send_body
 from bench.report import Rate, Row
 
 DOCS = procs.REPO / "docs"
 TARGET_IDLE_RSS_MB = 120.0
 TARGET_P99_UNSATURATED_MS = 50.0
+# "Not saturated": paced at this share of the saturated end-to-end rate measured just before.
+PACED_SHARE = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +91,15 @@ class Bench:
         http = await ceilings.bare_http(self.logs, connections=[16, 64], seconds=s.http_seconds)
         for clients, rate in pg.items():
             self.rows.append(
-                Row(f"ceiling: PostgreSQL ~2 KB INSERT + commit (pgbench), {clients} client(s)", str(rate))
+                Row(
+                    f"ceiling: PostgreSQL ~2 KB INSERT + commit (pgbench), {report.count(clients, 'client')}",
+                    str(rate),
+                )
             )
         for conns, rate in smtp.items():
-            self.rows.append(Row(f"ceiling: aiosmtpd sink ← aiosmtplib, {conns} connection(s)", str(rate)))
+            self.rows.append(
+                Row(f"ceiling: aiosmtpd sink ← aiosmtplib, {report.count(conns, 'connection')}", str(rate))
+            )
         for conns, result in http.items():
             self.rows.append(Row(f"ceiling: bare FastAPI + uvicorn GET /ping (wrk), {conns} conns", str(result.rate())))
         return pg, smtp, http
@@ -102,21 +109,34 @@ class Bench:
         async with accept.api_role(url, self.logs, tag="-accept") as api:
             await asyncio.sleep(1)
             self.idle_rss["api"] = api.proc.rss_mb()
+            await accept.warm(api, api_key=api_key, body=self.body, run_id=self.run_id)
+            results: dict[int, loadgen.WrkResult] = {}
+            spent: dict[int, dict[str, float]] = {}
             async with procs.RssPeaks([api.proc]) as peaks:
-                results = await accept.run(
-                    api,
-                    api_key=api_key,
-                    body=self.body,
-                    connections=ACCEPT_CONNECTIONS,
-                    seconds=self.sizes.accept_seconds,
-                    run_id=self.run_id,
-                )
+                for conns in ACCEPT_CONNECTIONS:
+                    meter = cpu.CpuMeter({"api": api.proc}, url)
+                    await meter.start()
+                    results[conns] = await accept.run_one(
+                        api,
+                        api_key=api_key,
+                        body=self.body,
+                        connections=conns,
+                        seconds=self.sizes.accept_seconds,
+                        run_id=self.run_id,
+                    )
+                    await meter.stop()
+                    spent[conns] = meter.per_message(results[conns].requests)
             self._peaks(peaks.peaks, {api.proc.name: "api"})
             probe = await accept.batch(api, api_key=api_key)
         for conns, result in results.items():
             ceiling = pg[1] if conns == 1 else pg[16]
             label = f"PostgreSQL {'1 client' if conns == 1 else '16 clients'}"
-            row = report.compared(f"accept POST /v1/messages (2 KB), {conns} conns", result.rate(), label, ceiling)
+            row = report.compared(
+                f"accept POST /v1/messages (2 KB), {report.count(conns, 'conn')}",
+                result.rate(),
+                label,
+                ceiling,
+            )
             if result.status_errors or result.socket_errors:
                 row = Row(
                     row.what,
@@ -125,6 +145,7 @@ class Bench:
                     row.ratio,
                 )
             self.rows.append(row)
+        self.rows.append(self.cpu_row("accept, 16 conns", spent[16], results[16].per_second))
         top = max(ACCEPT_CONNECTIONS)
         if top in http:
             bare, reached = http[top].per_second, results[top].per_second
@@ -142,6 +163,18 @@ class Bench:
             self.rows.append(
                 Row("accept POST /v1/messages/batch", f"{probe} messages in one request accepted (not timed yet)")
             )
+
+    @staticmethod
+    def cpu_row(what: str, per_message: dict[str, float], reached: float) -> Row:
+        """CPU per message, and the rate the machine's cores would allow if CPU were the only bound."""
+        cores = os.cpu_count() or 1
+        bound = 1000 * cores / max(sum(per_message.values()), 1e-9)
+        return Row(
+            f"CPU per message, {what}",
+            cpu.describe(per_message),
+            f"{cores} cores ⇒ at most {bound:,.0f} msgs/s",
+            report.ratio(reached, bound),
+        )
 
     def render(self) -> None:
         self.say("render: per engine")
@@ -163,6 +196,10 @@ class Bench:
                     if backend == "postgres":
                         for proc, role in zip(pipe.roles, ("api", "relay", "worker"), strict=True):
                             self.idle_rss[role] = proc.rss_mb()
+                    meter = cpu.CpuMeter(
+                        {"api": pipe.api, "relay": pipe.relay, "worker": pipe.worker, "sink": pipe.sink}, url
+                    )
+                    await meter.start()
                     async with procs.RssPeaks(pipe.roles) as peaks:
                         full = await e2e.send_and_wait(
                             pipe,
@@ -173,13 +210,14 @@ class Bench:
                             connections=E2E_CONNECTIONS,
                             run_id=f"{self.run_id}-{backend}",
                         )
+                    await meter.stop()
                     if backend == "postgres":
                         self._peaks(
                             peaks.peaks,
                             {p.name: r for p, r in zip(pipe.roles, ("api", "relay", "worker"), strict=True)},
                         )
                     saturated = full.rate()
-                    pace = max(10.0, 0.5 * saturated.per_second)
+                    pace = max(10.0, PACED_SHARE * saturated.per_second)
                     paced = await e2e.send_and_wait(
                         pipe,
                         url,
@@ -212,6 +250,9 @@ class Bench:
                     f"target p99 < {TARGET_P99_UNSATURATED_MS:.0f} ms",
                     report.ratio(rate.p99_ms or 0.0, TARGET_P99_UNSATURATED_MS),
                 )
+            )
+            self.rows.append(
+                self.cpu_row(f"end to end, {backend}", meter.per_message(full.delivered), saturated.per_second)
             )
 
     async def role_all(self, url: str, api_key: str) -> None:
@@ -263,9 +304,7 @@ class Bench:
         out.mkdir(exist_ok=True)
         self.say("profile: accept path (api role under wrk, 16 conns)")
         async with accept.api_role(url, self.logs, tag="-profile") as api:
-            await accept.run(
-                api, api_key=api_key, body=self.body, connections=[16], seconds=1, run_id=f"{self.run_id}-pw"
-            )
+            await accept.warm(api, api_key=api_key, body=self.body, run_id=f"{self.run_id}-pw")
             load = asyncio.create_task(
                 loadgen.run(
                     api.base + "/v1/messages",
