@@ -17,7 +17,7 @@ from bench.loadgen import wrk_path
 
 BEGIN = "<!-- bench:begin (written by `make bench`; edit outside the markers) -->"
 END = "<!-- bench:end -->"
-PACKAGES = ("fastapi", "uvicorn", "starlette", "pydantic", "SQLAlchemy", "asyncpg", "aiosmtplib", "aiosmtpd", "uvloop")
+PACKAGES = ("fastapi", "uvicorn", "starlette", "pydantic", "SQLAlchemy", "asyncpg", "aiosmtplib", "aiosmtpd")
 
 
 def _first_line(argv: list[str]) -> str:

@@ -69,7 +69,12 @@ def summarise(collapsed: Path, title: str, command: str) -> str:
         for frame in set(frames):
             inclusive[frame] += count
     lines = [f"# {title}", "", f"Command: `{command}`", f"Samples: {total} (200 Hz, active CPU only)", ""]
-    for heading, table in (("Top frames by self time", self_time), ("Top frames by inclusive time", inclusive)):
+    own = Counter({frame: n for frame, n in inclusive.items() if "(iep/" in frame})
+    for heading, table in (
+        ("Top frames by self time", self_time),
+        ("Top frames by inclusive time", inclusive),
+        ("IEP's own functions by inclusive time", own),
+    ):
         lines += [f"## {heading}", "", "| share | samples | frame |", "|---:|---:|---|"]
         for frame, count in table.most_common(TOP):
             lines.append(f"| {100 * count / max(total, 1):.1f} % | {count} | `{frame}` |")
