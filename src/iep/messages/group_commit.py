@@ -50,8 +50,7 @@ class GroupCommit:
                 await self._write(batch)
             except BaseException as exc:  # the task itself must not die with futures left unanswered
                 for waiting in batch:
-                    if not waiting.done.done():
-                        waiting.done.set_exception(exc)
+                    _fail(waiting, exc)
                 if not isinstance(exc, Exception):
                     raise
 
@@ -93,8 +92,13 @@ class GroupCommit:
                 conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
                 row = await repository.insert_accepted(conn, waiting.params)
         except Exception as exc:
-            if not waiting.done.done():
-                waiting.done.set_exception(exc)
+            _fail(waiting, exc)
             return
         if not waiting.done.done():
             waiting.done.set_result(row)
+
+
+def _fail(waiting: _Waiting, exc: BaseException) -> None:
+    if not waiting.done.done():
+        waiting.done.set_exception(exc)
+        waiting.done.exception()  # mark retrieved: a request that went away must not leave a warning behind
