@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import accept, ceilings, cpu, e2e, loadgen, machine, procs, profile, render, report, scratch
+from bench.accept import Api
 from bench.payload import send_body
 from bench.report import Rate, Row
 
@@ -127,7 +128,7 @@ class Bench:
                     await meter.stop()
                     spent[conns] = meter.per_message(results[conns].requests)
             self._peaks(peaks.peaks, {api.proc.name: "api"})
-            probe = await accept.batch(api, api_key=api_key)
+            batch_row = await self.batch(api, api_key, pg[16])
         for conns, result in results.items():
             ceiling = pg[1] if conns == 1 else pg[16]
             label = f"PostgreSQL {'1 client' if conns == 1 else '16 clients'}"
@@ -157,12 +158,23 @@ class Bench:
                     report.headroom(bare, reached),
                 )
             )
-        if isinstance(probe, str):
-            self.rows.append(report.unavailable("accept POST /v1/messages/batch", probe))
-        else:
-            self.rows.append(
-                Row("accept POST /v1/messages/batch", f"{probe} messages in one request accepted (not timed yet)")
-            )
+        self.rows.append(batch_row)
+
+    async def batch(self, api: Api, api_key: str, pg16: Rate) -> Row:
+        what = f"accept POST {accept.BATCH_PATH} ({accept.BATCH_SIZE} per request), 16 conns"
+        refused = await accept.batch_probe(api, api_key=api_key)
+        if refused is not None:
+            return report.unavailable(what, refused)
+        body = self.logs / "batch.json"
+        body.write_bytes(accept.batch_body())
+        result = await accept.batch_rate(
+            api, api_key=api_key, body=body, seconds=self.sizes.accept_seconds, run_id=self.run_id
+        )
+        rate = Rate(result.per_second * accept.BATCH_SIZE, "msgs/s", result.p50_ms, result.p99_ms)
+        row = report.compared(what, rate, "PostgreSQL 16 clients", pg16)
+        if result.status_errors:
+            row = Row(row.what, f"{row.figure} [{result.status_errors} non-2xx]", row.ceiling, row.ratio)
+        return row
 
     @staticmethod
     def cpu_row(what: str, per_message: dict[str, float], reached: float) -> Row:
