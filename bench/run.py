@@ -380,9 +380,8 @@ async def main(args: argparse.Namespace) -> int:
         raise
     table = report.plain(bench.rows)
     print(table)
-    command = "make bench" + (" BENCH_ARGS=--quick" if args.quick else "")
-    if args.profile:
-        command += " (with --profile)"
+    flags = [flag for flag, on in (("--quick", args.quick), ("--profile", args.profile)) if on]
+    command = "make bench" + (f' BENCH_ARGS="{" ".join(flags)}"' if flags else "")
     if not args.no_write:
         machine.write_docs(DOCS / "benchmarks.md", report.markdown(bench.rows), command, quick=args.quick)
     bench.say(f"done in {time.monotonic() - started:.0f} s; process logs in {logs}")
