@@ -70,8 +70,9 @@ faults: $(STAMP) ## long fault runs (SIGKILL soak)
 	IEP_FAULT_MESSAGES=2000 IEP_FAULT_KILLS=5 $(PY) -m pytest -q -s tests/e2e/test_worker_sigkill.py
 
 .PHONY: bench
-bench: $(STAMP) ## benchmarks beside this machine's own ceilings
-	$(PY) bench/run.py
+bench: $(STAMP) ## benchmarks beside this machine's own ceilings (BENCH_ARGS=--quick for a smoke run)
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || { echo "bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 .PHONY: clean
 clean: ## remove the environment and local state

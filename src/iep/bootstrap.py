@@ -23,6 +23,7 @@ from iep.kit.clock import Clock, SystemClock
 from iep.kit.crypto import KeyRing
 from iep.kit.db import create_engine
 from iep.kit.sigv4 import AwsCredentials
+from iep.messages.group_commit import GroupCommit
 from iep.messages.service import AcceptLimits
 from iep.providers import registry
 from iep.providers.base import Provider
@@ -44,6 +45,8 @@ class Container:
     limits: AcceptLimits
     worker_id: str
     renderer: Renderer
+    # Concurrent accepts share one round trip and one commit (SPEC B2).
+    accept_group: GroupCommit
     providers: dict[str, Provider] = field(default_factory=dict)
     attachment_store: AttachmentStore | None = None
     redis: Redis | None = None
@@ -180,6 +183,7 @@ def build(
         clock=clock,
         authenticator=Authenticator(engine, clock),
         limits=AcceptLimits(max_recipients=settings.max_recipients, max_attempts=settings.max_attempts),
+        accept_group=GroupCommit(engine),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         renderer=renderer or build_renderer(settings, engine=engine),
         owns_renderer=renderer is None,

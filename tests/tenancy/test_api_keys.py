@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +14,7 @@ from iep.bootstrap import Container
 from iep.kit.clock import FakeClock
 from iep.tenancy import auth as tenancy_auth
 from iep.tenancy import keys as tenancy_keys
+from iep.tenancy import repository as tenancy_repository
 from iep.tenancy import service as tenancy
 from tests.conftest import TenantKey, make_tenant
 
@@ -233,6 +235,26 @@ async def test_argon2_is_paid_once_per_key(
     assert len(calls) == 1
     row = await _key_row(container, prefix)
     assert row["last_used_at"] is not None
+
+
+async def test_a_stale_key_is_rechecked_once_for_a_burst_of_requests(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert (await api.get("/v1/messages", headers=tenant.headers)).status_code == 200  # verified and cached
+    touches: list[object] = []
+    real_touch = tenancy_repository.touch_key
+
+    async def counting_touch(*args: Any) -> Any:
+        touches.append(args)
+        return await real_touch(*args)
+
+    monkeypatch.setattr(tenancy_repository, "touch_key", counting_touch)
+    monkeypatch.setattr(tenancy_auth, "RECHECK_SECONDS", 0.0)  # every cached entry is stale from now on
+    burst = await asyncio.gather(*(_send(api, tenant.headers) for _ in range(16)))
+    assert [r.status_code for r in burst] == [202] * 16
+    # Each request that finds the entry stale joins the re-read already running instead of writing the key's
+    # row itself; how many re-reads run depends on how the burst interleaves, never one per request.
+    assert 1 <= len(touches) < 16
 
 
 async def test_database_stores_no_plaintext_key(container: Container, tenant: TenantKey) -> None:

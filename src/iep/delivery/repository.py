@@ -6,14 +6,51 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import Text, and_, bindparam, column, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.kit.ids import uuid7
 from iep.messages.models import messages
 from iep.messages.repository import add_event
 from iep.messages.status import CLAIMABLE, Status
+
+# Lock the row, take it if it is due or its holder's lease ran out, and write the `processing` event (and the
+# `ambiguous` one for a takeover): one statement, so one round trip in autocommit and one transaction.
+_CLAIM = (
+    text(
+        """
+WITH old AS (
+  SELECT id, status AS previous_status, lease_owner AS previous_owner FROM messages WHERE id = :id FOR UPDATE
+), claimed AS (
+  UPDATE messages m SET status = 'processing', lease_owner = :owner, lease_until = :lease_until,
+    attempts = m.attempts + 1, updated_at = :now
+  FROM old
+  WHERE m.id = old.id AND (
+    (old.previous_status = ANY(:claimable) AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= :now))
+    OR (old.previous_status = 'processing' AND m.lease_until < :now))
+  RETURNING m.*, old.previous_status, old.previous_owner
+), ambiguous AS (
+  INSERT INTO events (id, message_id, type, payload, created_at)
+  SELECT :ambiguous_id, id, 'ambiguous', jsonb_build_object('previousOwner', previous_owner), :now
+  FROM claimed WHERE previous_status = 'processing'
+), processing AS (
+  INSERT INTO events (id, message_id, type, payload, created_at)
+  SELECT :event_id, id, 'processing', jsonb_build_object('attempt', attempts, 'worker', CAST(:owner AS text)), :now
+  FROM claimed
+)
+SELECT * FROM claimed
+"""
+    )
+    .bindparams(
+        bindparam("id", type_=UUID(as_uuid=True)),
+        bindparam("ambiguous_id", type_=UUID(as_uuid=True)),
+        bindparam("event_id", type_=UUID(as_uuid=True)),
+        bindparam("claimable", type_=ARRAY(Text)),
+    )
+    .columns(*messages.c, column("previous_status", Text), column("previous_owner", Text))
+)
+_CLAIMABLE = sorted(s.value for s in CLAIMABLE)
 
 
 async def claim(
@@ -22,47 +59,21 @@ async def claim(
     """Take the message if it is due, or if its holder's lease ran out; None otherwise.
 
     The returned row's `previous_status` is `processing` when a worker died holding it: whether that worker's
-    send reached the provider is unknown, and the caller records the message as ambiguous.
+    send reached the provider is unknown, so the claim records the message as ambiguous.
     """
-    old = (
-        select(
-            messages.c.id,
-            messages.c.status.label("previous_status"),
-            messages.c.lease_owner.label("previous_owner"),
-        )
-        .where(messages.c.id == message_id)
-        .with_for_update()
-        .cte("old")
-    )
-    stmt = (
-        update(messages)
-        .where(
-            messages.c.id == old.c.id,
-            or_(
-                and_(
-                    old.c.previous_status.in_([s.value for s in CLAIMABLE]),
-                    or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
-                ),
-                and_(old.c.previous_status == Status.PROCESSING.value, messages.c.lease_until < now),
-            ),
-        )
-        .values(
-            status=Status.PROCESSING.value,
-            lease_owner=owner,
-            lease_until=now + lease,
-            attempts=messages.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(*messages.c, old.c.previous_status, old.c.previous_owner)
-    )
-    row = (await conn.execute(stmt)).one_or_none()
-    if row is None:
-        return None
-    found = dict(row._mapping)
-    if found["previous_status"] == Status.PROCESSING.value:
-        await add_event(conn, message_id, "ambiguous", now, {"previousOwner": found["previous_owner"]})
-    await add_event(conn, message_id, Status.PROCESSING.value, now, {"attempt": found["attempts"], "worker": owner})
-    return found
+    # Both events share `now`, so their ids order them (uuid7 increases): ambiguous first.
+    ambiguous_id, event_id = uuid7(), uuid7()
+    params = {
+        "id": message_id,
+        "owner": owner,
+        "lease_until": now + lease,
+        "now": now,
+        "claimable": _CLAIMABLE,
+        "ambiguous_id": ambiguous_id,
+        "event_id": event_id,
+    }
+    row = (await conn.execute(_CLAIM, params)).one_or_none()
+    return dict(row._mapping) if row else None
 
 
 async def current(conn: AsyncConnection, message_id: uuid.UUID) -> dict[str, Any] | None:

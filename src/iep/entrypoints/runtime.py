@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -97,6 +98,10 @@ async def run_role(settings: Settings, role: Role) -> None:
     tasks: dict[asyncio.Task[None], Callable[[], Awaitable[None] | None]] = {
         asyncio.create_task(run(), name=name): halt for name, run, halt in parts
     }
+    # Everything built so far (modules, app, container) lives as long as the process: move it out of the
+    # collector's reach, so a full collection walks only what requests and jobs create, not the whole import
+    # graph (that walk took 60-70 ms, the p99 of accepts).
+    gc.freeze()
     log.info("started", role=role.value, parts=[n for n, _, _ in parts])
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

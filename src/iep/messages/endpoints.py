@@ -56,7 +56,13 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
         templates=container.renderer.catalog,
     )
     result = await service.accept_message(
-        container.engine, ctx, parsed, container.limits, container.clock, store=container.attachment_store
+        container.engine,
+        ctx,
+        parsed,
+        container.limits,
+        container.clock,
+        store=container.attachment_store,
+        group=container.accept_group,
     )
     headers = {"Location": f"/v1/messages/{result.accepted.message_id}"}
     if result.replayed:

@@ -67,6 +67,22 @@ SELECT m.id, m.status, m.suppressed_recipients, pg_notify('iep_outbox', '') IS N
 )
 
 
+# What a batch inserted, looked up by (tenant, id) pairs: the ids were made for this batch, the tenant scopes them.
+_INSERTED = (
+    text(
+        """
+SELECT m.id, m.status, m.suppressed_recipients
+FROM messages m JOIN unnest(:tenant_ids, :ids) AS k(tenant_id, id) ON m.tenant_id = k.tenant_id AND m.id = k.id
+"""
+    )
+    .bindparams(
+        bindparam("tenant_ids", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
+    )
+    .columns(messages.c.id, messages.c.status, messages.c.suppressed_recipients)
+)
+
+
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     tenant_id: uuid.UUID
@@ -95,11 +111,11 @@ class NewMessage:
     template: str | None = None
 
 
-async def insert_accepted(conn: AsyncConnection, msg: NewMessage, now: datetime) -> dict[str, Any] | None:
-    """Insert the message, its first event and its outbox row; None when the idempotency key exists."""
+def accept_params(msg: NewMessage, now: datetime) -> dict[str, Any]:
+    """The bind parameters of `_ACCEPT` for one message, with fresh ids."""
     status = Status.SCHEDULED if msg.scheduled_at and msg.scheduled_at > now else Status.QUEUED
     available_at = msg.scheduled_at if status is Status.SCHEDULED else now
-    params = {
+    return {
         "id": msg.id or uuid7(),
         "event_id": uuid7(),
         "attachments": [{**a, "id": str(a["id"])} for a in msg.attachments],
@@ -131,8 +147,28 @@ async def insert_accepted(conn: AsyncConnection, msg: NewMessage, now: datetime)
         "now": now,
         "topic": SEND_TOPIC,
     }
+
+
+async def insert_accepted(conn: AsyncConnection, params: dict[str, Any]) -> dict[str, Any] | None:
+    """Insert the message, its first event and its outbox row; None when the idempotency key exists."""
     row = (await conn.execute(_ACCEPT, params)).one_or_none()
     return dict(row._mapping) if row else None
+
+
+async def insert_accepted_many(conn: AsyncConnection, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+    """`insert_accepted` for many messages in one pipelined round trip; the rows inserted, by id.
+
+    asyncpg runs the executemany as one implicit transaction in autocommit, so the batch commits together. An
+    id missing from the answer hit an existing idempotency key (or a duplicate within the batch).
+    """
+    await conn.execute(_ACCEPT, batch)
+    return await inserted(conn, batch)
+
+
+async def inserted(conn: AsyncConnection, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Which of the batch's messages exist, by id."""
+    keys = {"tenant_ids": [p["tenant_id"] for p in batch], "ids": [p["id"] for p in batch]}
+    return {r.id: dict(r._mapping) for r in await conn.execute(_INSERTED, keys)}
 
 
 async def by_idempotency_key(conn: AsyncConnection, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:

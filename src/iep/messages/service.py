@@ -25,6 +25,7 @@ from iep.kit.problems import (
     ValidationFailed,
 )
 from iep.messages import repository
+from iep.messages.group_commit import GroupCommit
 from iep.messages.schemas import Accepted, SendRequest
 from iep.messages.status import Status
 from iep.messages.validation import problem_errors
@@ -117,13 +118,15 @@ async def accept_message(
     clock: Clock,
     trace_id: str | None = None,
     store: AttachmentStore | None = None,
+    group: GroupCommit | None = None,
 ) -> AcceptResult:
+    """Commit the message (sharing the commit with concurrent accepts when `group` is given), or replay."""
     digest = request_hash(request)
     message_id = uuid7()
     # Blobs first, then the one insert that commits message + attachments rows + event + outbox (ADR 0005).
     stored = await attachments.store_all(store, ctx.tenant_id, message_id, request.attachments)
     try:
-        result = await _insert(engine, ctx, request, limits, clock, trace_id, digest, message_id, stored)
+        result = await _insert(engine, ctx, request, limits, clock, trace_id, digest, message_id, stored, group)
     except BaseException:
         await attachments.discard(store, stored)
         raise
@@ -142,6 +145,7 @@ async def _insert(
     digest: str,
     message_id: uuid.UUID,
     stored: tuple[dict[str, Any], ...],
+    group: GroupCommit | None,
 ) -> AcceptResult:
     new = repository.NewMessage(
         tenant_id=ctx.tenant_id,
@@ -168,19 +172,26 @@ async def _insert(
         id=message_id,
         attachments=stored,
     )
-    async with engine.begin() as conn:
-        row = await repository.insert_accepted(conn, new, clock.now())
-        if row is not None:
-            return AcceptResult(
-                Accepted(
-                    message_id=row["id"],
-                    status=row["status"],
-                    suppressed_recipients=list(row["suppressed_recipients"]),
-                ),
-                replayed=False,
-            )
-        # ON CONFLICT waited for the first request's transaction, so its row is visible now.
-        assert request.idempotency_key is not None
+    params = repository.accept_params(new, clock.now())
+    if group is not None:
+        row = await group.insert(params)
+    else:
+        # Autocommit: the one statement is its own transaction, one round trip, not BEGIN + statement + COMMIT.
+        async with engine.connect() as pooled:
+            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+            row = await repository.insert_accepted(conn, params)
+    if row is not None:
+        return AcceptResult(
+            Accepted(
+                message_id=row["id"],
+                status=row["status"],
+                suppressed_recipients=list(row["suppressed_recipients"]),
+            ),
+            replayed=False,
+        )
+    # ON CONFLICT waited for the first request's transaction to end, so its row is visible now.
+    assert request.idempotency_key is not None
+    async with engine.connect() as conn:
         original = await repository.by_idempotency_key(conn, ctx.tenant_id, request.idempotency_key)
     if original is None:  # the first request rolled back between our statements: let the client retry
         raise Conflict("the first request with this Idempotency-Key did not complete; retry")

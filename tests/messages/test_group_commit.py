@@ -1,0 +1,114 @@
+"""Group commit (SPEC B2): concurrent accepts share a commit, and each message keeps its own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from iep.bootstrap import Container
+from iep.messages import repository
+from iep.messages.group_commit import GroupCommit
+from iep.messages.models import events, messages
+from iep.outbox.models import outbox
+from tests.conftest import TenantKey
+
+PAYLOAD = {"to": ["a@example.com"], "from": "x@product.example", "subject": "S", "textBody": "T"}
+
+
+def _params(tenant_id: uuid.UUID, key: str | None, container: Container) -> dict[str, Any]:
+    new = repository.NewMessage(
+        tenant_id=tenant_id,
+        to=["a@example.com"],
+        cc=[],
+        bcc=[],
+        from_email="x@product.example",
+        from_name=None,
+        reply_to=None,
+        subject="S",
+        html_body=None,
+        text_body="T",
+        variables=None,
+        metadata=None,
+        tags=[],
+        headers=None,
+        priority="normal",
+        max_attempts=5,
+        idempotency_key=key,
+        request_hash="h",
+        trace_id=None,
+        scheduled_at=None,
+    )
+    return repository.accept_params(new, container.clock.now())
+
+
+async def _tenant_id(container: Container) -> uuid.UUID:
+    async with container.engine.connect() as conn:
+        found: uuid.UUID = (await conn.execute(select(messages.c.tenant_id).limit(1))).scalar_one()
+    return found
+
+
+async def _counts(container: Container) -> tuple[int, int, int]:
+    async with container.engine.connect() as conn:
+        m, e, o = [
+            (await conn.execute(select(func.count()).select_from(t))).scalar_one() for t in (messages, events, outbox)
+        ]
+    return m, e, o
+
+
+@pytest.fixture
+def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    original = repository.insert_accepted_many
+
+    async def recording(conn: Any, batch: list[dict[str, Any]]) -> Any:
+        sizes.append(len(batch))
+        return await original(conn, batch)
+
+    monkeypatch.setattr(repository, "insert_accepted_many", recording)
+    return sizes
+
+
+async def test_concurrent_accepts_share_commits_and_each_gets_its_own_message(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, batch_sizes: list[int]
+) -> None:
+    responses = await asyncio.gather(
+        *(api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers) for _ in range(60))
+    )
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["messageId"] for r in responses}) == 60
+    assert await _counts(container) == (60, 60, 60), "every message with its queued event and outbox row"
+    assert batch_sizes, "some accepts were written together"
+    assert max(batch_sizes) > 1
+
+
+async def test_the_same_key_twice_in_one_batch_inserts_once(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey
+) -> None:
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    tenant_id = await _tenant_id(container)
+    group = GroupCommit(container.engine)
+    first, second = _params(tenant_id, "dup", container), _params(tenant_id, "dup", container)
+    rows = await asyncio.gather(group.insert(first), group.insert(second))
+    assert [r is not None for r in rows] == [True, False], "the second finds the key taken and inserts nothing"
+    assert await _counts(container) == (2, 2, 2)
+
+
+async def test_a_bad_row_fails_only_its_own_accept(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, batch_sizes: list[int]
+) -> None:
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    tenant_id = await _tenant_id(container)
+    group = GroupCommit(container.engine)
+    good = [_params(tenant_id, None, container) for _ in range(5)]
+    orphan = _params(uuid.uuid4(), None, container)  # no such tenant: the foreign key refuses it
+    results = await asyncio.gather(*(group.insert(p) for p in [*good[:2], orphan, *good[2:]]), return_exceptions=True)
+    assert 6 in batch_sizes, "the six were sent as one batch"
+    assert isinstance(results[2], IntegrityError)
+    assert [r["id"] for r in results if isinstance(r, dict)] == [p["id"] for p in good]
+    assert await _counts(container) == (6, 6, 6)
