@@ -66,8 +66,11 @@ lint: $(STAMP) ## ruff + mypy --strict
 	$(VENV)/bin/mypy
 
 .PHONY: faults
-faults: $(STAMP) ## long fault runs (SIGKILL soak)
-	IEP_FAULT_MESSAGES=2000 IEP_FAULT_KILLS=5 $(PY) -m pytest -q -s tests/e2e/test_worker_sigkill.py
+faults: $(STAMP) ## long fault runs: 2,000 messages per backend and fault; the table lands in .iep/faults.md
+	@mkdir -p .iep && printf '| backend | fault | accepted | delivered | lost | duplicated | ambiguous | notes |\n|---|---|---|---|---|---|---|---|\n' > .iep/faults.md
+	IEP_FAULT_MESSAGES=2000 IEP_FAULT_KILLS=5 IEP_FAULT_REPORT=.iep/faults.md $(PY) -m pytest -q -s \
+	  tests/e2e/test_queue_faults.py tests/e2e/test_worker_sigkill.py
+	@cat .iep/faults.md
 
 .PHONY: bench
 bench: $(STAMP) ## benchmarks beside this machine's own ceilings (BENCH_ARGS=--quick for a smoke run)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 import iep
@@ -11,6 +12,7 @@ from iep.api import problems
 from iep.bootstrap import Container
 from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
 from iep.messages.endpoints import router as messages_router
+from iep.observability.metrics import ScrapeMetrics
 from iep.templates.endpoints import router as templates_router
 
 
@@ -26,6 +28,14 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
     app.include_router(messages_router)
     app.include_router(templates_router)
+
+    metrics = ScrapeMetrics()
+    queue = container.queue()  # connects lazily, on the first scrape
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
+    async def metrics_endpoint() -> Response:
+        body = await metrics.render(container.engine, container.clock, queue)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:

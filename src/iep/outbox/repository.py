@@ -61,7 +61,7 @@ async def requeue_stuck(conn: AsyncConnection, now: datetime, stale: timedelta, 
     return len(rows.all())
 
 
-async def lag_seconds(conn: AsyncConnection, now: datetime) -> float:
-    """Age of the oldest unpublished outbox row (0 when the outbox is empty)."""
-    oldest = (await conn.execute(select(func.min(outbox.c.created_at)))).scalar()
-    return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+async def lag(conn: AsyncConnection, now: datetime) -> tuple[float, int]:
+    """Age in seconds of the oldest unpublished outbox row (0 when empty), and how many rows wait."""
+    oldest, pending = (await conn.execute(select(func.min(outbox.c.created_at), func.count()))).one()
+    return (max(0.0, (now - oldest).total_seconds()) if oldest else 0.0), int(pending)

@@ -79,8 +79,17 @@ def _quorum(**extra: Any) -> dict[str, Any]:
 class RabbitQueue:
     name = "rabbitmq"
 
-    def __init__(self, url: str, clock: Clock, *, prefetch: int, delivery_limit: int = 20) -> None:
+    def __init__(
+        self,
+        url: str,
+        clock: Clock,
+        *,
+        prefetch: int,
+        delivery_limit: int = 20,
+        timeout: float = PUBLISH_TIMEOUT_SECONDS,
+    ) -> None:
         self._url = url
+        self._timeout = timeout
         self._clock = clock
         self._prefetch = prefetch
         self._delivery_limit = delivery_limit
@@ -102,7 +111,7 @@ class RabbitQueue:
         async with self._connect_lock:
             if self._exchange is None or not _alive(self._connection):
                 await self._drop(self._connection)
-                self._connection = await aio_pika.connect(self._url, timeout=PUBLISH_TIMEOUT_SECONDS)
+                self._connection = await aio_pika.connect(self._url, timeout=self._timeout)
                 channel = await self._connection.channel(publisher_confirms=True)
                 # A broker still recovering its queues can take declarations and never answer: bound the wait.
                 self._exchange = await asyncio.wait_for(self._declare(channel), timeout=DECLARE_TIMEOUT_SECONDS)
@@ -112,7 +121,7 @@ class RabbitQueue:
     async def _drop(self, connection: AbstractConnection | None) -> None:
         if connection is not None and not connection.is_closed:
             with contextlib.suppress(*BROKER_ERRORS, asyncio.CancelledError):
-                await asyncio.wait_for(connection.close(), timeout=PUBLISH_TIMEOUT_SECONDS)
+                await asyncio.wait_for(connection.close(), timeout=self._timeout)
 
     async def _declare(self, channel: AbstractChannel) -> AbstractExchange:
         exchange = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
@@ -175,7 +184,7 @@ class RabbitQueue:
                 self._message(job),
                 routing_key=send_queue(job.priority),
                 mandatory=True,
-                timeout=PUBLISH_TIMEOUT_SECONDS,
+                timeout=self._timeout,
             )
         except BROKER_ERRORS:
             self._exchange = None  # reconnect on the next publish
@@ -213,7 +222,7 @@ class RabbitQueue:
     async def _subscribe(self) -> None:
         await self._ensure()
         await self._drop(self._consuming)
-        self._consuming = await aio_pika.connect(self._url, timeout=PUBLISH_TIMEOUT_SECONDS)
+        self._consuming = await aio_pika.connect(self._url, timeout=self._timeout)
         self._consuming.close_callbacks.add(lambda *_: self._arrived.set())
         channel = await self._consuming.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
@@ -244,7 +253,7 @@ class RabbitQueue:
     async def _settle(self, action: Any) -> bool:
         try:
             # A robust channel waits for the broker to come back; a settle must not wait with it.
-            await asyncio.wait_for(action, timeout=PUBLISH_TIMEOUT_SECONDS)
+            await asyncio.wait_for(action, timeout=self._timeout)
         except BROKER_ERRORS as exc:
             # The channel this delivery came on is gone: the broker hands the job out again.
             log.warning("queue_settle_failed", error=str(exc)[:200] or type(exc).__name__)
@@ -275,7 +284,7 @@ class RabbitQueue:
                 self._message(job, **{"x-iep-reason": reason}),
                 routing_key=DEAD_LETTER_QUEUE,
                 mandatory=True,
-                timeout=PUBLISH_TIMEOUT_SECONDS,
+                timeout=self._timeout,
             )
         except BROKER_ERRORS as exc:
             self._exchange = None
@@ -308,7 +317,7 @@ class RabbitQueue:
         for queue, tag in self._consumers:
             if alive:
                 with contextlib.suppress(*BROKER_ERRORS):
-                    await asyncio.wait_for(queue.cancel(tag), timeout=PUBLISH_TIMEOUT_SECONDS)
+                    await asyncio.wait_for(queue.cancel(tag), timeout=self._timeout)
         self._consumers.clear()
         while self._buffer:
             _, _, incoming = heapq.heappop(self._buffer)

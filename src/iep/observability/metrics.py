@@ -1,0 +1,39 @@
+"""Prometheus metrics (O3). Queue and outbox figures are read at scrape time from the database and the broker,
+so they are right whatever number of processes run each role."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from iep.kit.clock import Clock
+from iep.outbox import repository as outbox_repository
+from iep.queue.port import Queue
+
+
+class ScrapeMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.outbox_lag = Gauge(
+            "iep_outbox_lag_seconds", "Age of the oldest outbox row not yet published", registry=self.registry
+        )
+        self.outbox_pending = Gauge("iep_outbox_pending", "Outbox rows not yet published", registry=self.registry)
+        self.queue_depth = Gauge(
+            "iep_queue_depth", "Jobs held by the queue backend, by state", ["backend", "state"], registry=self.registry
+        )
+        self.queue_up = Gauge("iep_queue_up", "1 when the queue backend answered this scrape", registry=self.registry)
+
+    async def render(self, engine: AsyncEngine, clock: Clock, queue: Queue) -> bytes:
+        async with engine.connect() as conn:
+            lag, pending = await outbox_repository.lag(conn, clock.now())
+        self.outbox_lag.set(lag)
+        self.outbox_pending.set(pending)
+        try:
+            depth = await queue.depth()
+        except Exception:  # a broker that is down is a figure too: iep_queue_up 0
+            self.queue_up.set(0)
+        else:
+            self.queue_up.set(1)
+            for state, value in (("ready", depth.ready), ("delayed", depth.delayed), ("dead", depth.dead)):
+                self.queue_depth.labels(queue.name, state).set(value)
+        return generate_latest(self.registry)
