@@ -69,7 +69,7 @@ lint: $(STAMP) ## ruff + mypy --strict
 faults: $(STAMP) ## long fault runs: 2,000 messages per backend and fault; the table lands in .iep/faults.md
 	@mkdir -p .iep && printf '| backend | fault | accepted | delivered | lost | duplicated | ambiguous | notes |\n|---|---|---|---|---|---|---|---|\n' > .iep/faults.md
 	IEP_FAULT_MESSAGES=2000 IEP_FAULT_KILLS=5 IEP_FAULT_REPORT=.iep/faults.md $(PY) -m pytest -q -s \
-	  tests/e2e/test_queue_faults.py tests/e2e/test_worker_sigkill.py
+	  tests/e2e/test_queue_faults.py
 	@cat .iep/faults.md
 
 .PHONY: bench

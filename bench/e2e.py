@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,8 +26,23 @@ from bench.stats import percentile
 # A separate Redis database keeps the benchmark's keys away from anyone else's.
 BROKERS = {
     "REDIS_URL": os.environ.get("IEP_BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
-    "RABBITMQ_URL": os.environ.get("IEP_BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/"),
+    "RABBITMQ_URL": os.environ.get("IEP_BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/iep_bench"),
 }
+
+
+def _fresh_vhost(url: str) -> None:
+    """The benchmark's own RabbitMQ vhost, emptied: no one else's queues, no jobs left from an earlier run."""
+    vhost = url.rsplit("/", 1)[1]
+    if not vhost or shutil.which("rabbitmqctl") is None:
+        return
+    subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True, check=False, timeout=60)
+    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], capture_output=True, check=True, timeout=60)
+    subprocess.run(
+        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
 
 
 @dataclass
@@ -47,6 +64,8 @@ async def pipeline(database_url: str, backend: str, logs: Path) -> AsyncIterator
     """Sink + api + relay + worker on `backend`; raises procs.StartRefused when a role will not start."""
     record = logs / f"sink-{backend}.txt"
     record.unlink(missing_ok=True)
+    if backend == "rabbitmq":
+        await asyncio.to_thread(_fresh_vhost, BROKERS["RABBITMQ_URL"])
     sink, sink_port = await start_sink(logs, record)
     port = procs.free_port()
     env = {

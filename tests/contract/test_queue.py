@@ -9,17 +9,24 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 
 from iep.bootstrap import Container
+from iep.delivery.worker import Worker
 from iep.kit.clock import SystemClock
+from iep.messages.models import messages
 from iep.queue.port import Job, Queue
 from iep.queue.postgres import PostgresQueue
 from iep.queue.rabbitmq import RabbitQueue
 from iep.queue.redis_bullmq import RedisQueue
+from tests.conftest import TenantKey
 from tests.support import brokers
+from tests.support.smtp_sink import SmtpSink
 
 CLOCK = SystemClock()
+PAYLOAD = {"to": ["a@example.com"], "from": "app@product.example", "subject": "Hi", "textBody": "x"}
 
 
 class Backend:
@@ -31,9 +38,17 @@ class Backend:
         self._rabbitmq_url = rabbitmq_url
         self._redis_prefix = redis_prefix
         self._made: list[tuple[Queue, AsyncIterator[Job]]] = []
+        self._plain: list[Queue] = []
         self._workers = 0
 
     def make(self, *, concurrency: int = 8) -> tuple[Queue, AsyncIterator[Job]]:
+        queue = self.make_queue(concurrency=concurrency)
+        jobs = queue.consume().__aiter__()
+        self._made.append((queue, jobs))
+        return queue, jobs
+
+    def make_queue(self, *, concurrency: int = 8) -> Queue:
+        """A queue handle whose consuming the caller does (a Worker)."""
         self._workers += 1
         queue: Queue
         if self.kind == "postgres":
@@ -56,9 +71,8 @@ class Backend:
                 stalled_check_seconds=1.0,
                 prefix=self._redis_prefix,
             )
-        jobs = queue.consume().__aiter__()
-        self._made.append((queue, jobs))
-        return queue, jobs
+        self._plain.append(queue)
+        return queue
 
     async def die(self, queue: Queue) -> None:
         """Vanish the way a SIGKILLed consumer does: nothing settled, nothing handed back."""
@@ -74,6 +88,8 @@ class Backend:
             await queue.stop()
             with_aclose: Any = jobs
             await with_aclose.aclose()
+        for queue in self._plain:
+            await queue.stop()
             await queue.close()
 
 
@@ -189,3 +205,64 @@ async def test_a_released_job_is_handed_out_again_at_once(backend: Backend) -> N
     assert again.message_id == held.message_id
     assert time.monotonic() - started < 2.0
     await other.ack(again)
+
+
+async def _settled(queue: Queue) -> bool:
+    for _ in range(250):
+        depth = await queue.depth()
+        if depth.ready == depth.delayed == 0:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def _accept(api: httpx.AsyncClient, tenant: TenantKey, container: Container) -> Job:
+    resp = await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)
+    assert resp.status_code == 202
+    message_id = uuid.UUID(resp.json()["messageId"])
+    async with container.engine.connect() as conn:
+        tenant_id = (await conn.execute(select(messages.c.tenant_id).where(messages.c.id == message_id))).scalar_one()
+    return Job(message_id=message_id, tenant_id=tenant_id)
+
+
+async def test_a_job_delivered_twice_sends_one_email(
+    backend: Backend, api: httpx.AsyncClient, container: Container, tenant: TenantKey, sink: SmtpSink
+) -> None:
+    queue = backend.make_queue()
+    job = await _accept(api, tenant, container)
+    await queue.publish([job, job])  # a relay that died after its publish, and published again
+    worker = Worker(queue, container.delivery_deps(), concurrency=4, grace_seconds=5)
+    running = asyncio.create_task(worker.run())
+    try:
+        for _ in range(250):
+            if sink.handler.ids():
+                break
+            await asyncio.sleep(0.02)
+        assert await _settled(queue), "both jobs are settled"
+        await asyncio.sleep(0.3)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 15)
+    assert sink.handler.ids() == [str(job.message_id)]
+
+
+async def test_a_graceful_stop_finishes_the_send_in_flight(
+    backend: Backend, api: httpx.AsyncClient, container: Container, tenant: TenantKey, sink: SmtpSink
+) -> None:
+    sink.handler.data_delay = 0.5
+    queue = backend.make_queue()
+    job = await _accept(api, tenant, container)
+    await queue.publish([job])
+    worker = Worker(queue, container.delivery_deps(), concurrency=4, grace_seconds=5)
+    running = asyncio.create_task(worker.run())
+    for _ in range(250):
+        if worker.in_flight:
+            break
+        await asyncio.sleep(0.02)
+    worker.stop()
+    await asyncio.wait_for(running, 15)
+    assert sink.handler.ids() == [str(job.message_id)]
+    shown = (await api.get(f"/v1/messages/{job.message_id}", headers=tenant.headers)).json()
+    assert shown["status"] == "sent"
+    probe = backend.make_queue()
+    assert await _settled(probe), "the finished job was acked, not left for redelivery"
