@@ -89,11 +89,14 @@ def cold_variants(root: Path, name: str, count: int) -> list[str]:
     return names
 
 
-async def main() -> None:
+EngineRow = tuple[str, list[float], list[float], float, float]  # engine, cold s, warm s, renders/s, ceiling s
+
+
+async def measure(workers: int = 2) -> tuple[list[EngineRow], list[float]]:
+    """Per engine: cold and warm render times (seconds), renders/s, the ceiling; and the IPC floor samples."""
     work = Path(tempfile.mkdtemp(prefix="iep-bench-render-"))
     shutil.copytree(EXAMPLES, work / "templates")
     dist = work / "dist"
-    workers = 2
     renderer = Renderer(
         timeout_ms=5000,
         python_workers=workers,
@@ -103,41 +106,50 @@ async def main() -> None:
     )
     await renderer.start()
     await renderer.bun.start()
+    try:
+        data = {"name": "Ada", "items": [{"description": "Seat", "quantity": 2}] * 5}
+        ping = await timed(lambda: renderer.python.call({"op": "ping"}, time_limit=5), WARM)
+        rows: list[EngineRow] = []
+
+        hbs = await timed(lambda: renderer.inline("Hi {{name}}", HBS_HTML, None, data), WARM)
+        hbs_rate = await rate(lambda: renderer.inline("Hi {{name}}", HBS_HTML, None, data), workers * 4)
+        started = time.perf_counter()
+        for _ in range(WARM):
+            handlebars.render(HBS_HTML, data)
+        rows.append(("handlebars", [], hbs, hbs_rate, (time.perf_counter() - started) / WARM))
+
+        for fmt, label in (("jinja", "jinja2"), ("mjml", "mjml"), ("react", "react-tsx")):
+            names = cold_variants(work / "templates", f"{fmt}/invoice", COLD)
+            cold = []
+            for name in names:
+                source = renderer.catalog.resolve(None, name)
+                started = time.perf_counter()
+                await renderer.template(source, source.example)
+                cold.append(time.perf_counter() - started)
+            source = renderer.catalog.resolve(None, f"{fmt}/invoice")
+            await renderer.template(source, source.example)
+            warm = await timed(lambda s=source: renderer.template(s, s.example), WARM)  # type: ignore[misc]
+            per_second = await rate(lambda s=source: renderer.template(s, s.example), workers * 4)  # type: ignore[misc]
+            ceiling = statistics.median(ping)
+            if fmt == "jinja":
+                template = jinja.compile_template(source.body, html=True)
+                started = time.perf_counter()
+                for _ in range(WARM):
+                    jinja.render_capped(template, source.example or {}, budget=10**7)
+                ceiling = (time.perf_counter() - started) / WARM
+            rows.append((label, cold, warm, per_second, ceiling))
+        return rows, ping
+    finally:
+        await renderer.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def main() -> None:
+    workers = 2
     print(f"render benchmark · {os.cpu_count()} CPUs · {workers} Python + {workers} Bun render processes")
     print(f"{'engine':<11}{'cold p50':>10}{'cold p99':>10}{'warm p50':>10}{'warm p99':>10}{'renders/s':>11}"
           f"{'ceiling p50':>13}{'ratio':>7}")  # fmt: skip
-    data = {"name": "Ada", "items": [{"description": "Seat", "quantity": 2}] * 5}
-    ping = await timed(lambda: renderer.python.call({"op": "ping"}, time_limit=5), WARM)
-    rows: list[tuple[str, list[float], list[float], float, float]] = []
-
-    hbs = await timed(lambda: renderer.inline("Hi {{name}}", HBS_HTML, None, data), WARM)
-    hbs_rate = await rate(lambda: renderer.inline("Hi {{name}}", HBS_HTML, None, data), workers * 4)
-    started = time.perf_counter()
-    for _ in range(WARM):
-        handlebars.render(HBS_HTML, data)
-    rows.append(("handlebars", [], hbs, hbs_rate, (time.perf_counter() - started) / WARM))
-
-    for fmt, label in (("jinja", "jinja2"), ("mjml", "mjml"), ("react", "react-tsx")):
-        names = cold_variants(work / "templates", f"{fmt}/invoice", COLD)
-        cold = []
-        for name in names:
-            source = renderer.catalog.resolve(None, name)
-            started = time.perf_counter()
-            await renderer.template(source, source.example)
-            cold.append(time.perf_counter() - started)
-        source = renderer.catalog.resolve(None, f"{fmt}/invoice")
-        await renderer.template(source, source.example)
-        warm = await timed(lambda s=source: renderer.template(s, s.example), WARM)  # type: ignore[misc]
-        per_second = await rate(lambda s=source: renderer.template(s, s.example), workers * 4)  # type: ignore[misc]
-        ceiling = statistics.median(ping)
-        if fmt == "jinja":
-            template = jinja.compile_template(source.body, html=True)
-            started = time.perf_counter()
-            for _ in range(WARM):
-                jinja.render_capped(template, source.example or {}, budget=10**7)
-            ceiling = (time.perf_counter() - started) / WARM
-        rows.append((label, cold, warm, per_second, ceiling))
-
+    rows, ping = await measure(workers)
     for label, cold, warm, per_second, ceiling in rows:
         cold_cols = f"{pct(cold, 0.5):>9.1f} {pct(cold, 0.99):>9.1f}" if cold else f"{'–':>9} {'–':>9}"
         print(f"{label:<11}{cold_cols} {pct(warm, 0.5):>9.1f} {pct(warm, 0.99):>9.1f} {per_second:>10.0f}"
@@ -145,8 +157,6 @@ async def main() -> None:
     print(f"IPC floor (no-op round trip to a Python render process): p50 {pct(ping, 0.5):.2f} ms, "
           f"p99 {pct(ping, 0.99):.2f} ms; times in ms")  # fmt: skip
     print("ceiling = in-process render (handlebars, jinja2) or the IPC floor (mjml, react-tsx)")
-    await renderer.close()
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -163,7 +163,9 @@ class PostgresQueue:
         # A database blip must not strand a finished job: try again, then leave it to the lock's expiry.
         for attempt in range(5):
             try:
-                async with self._engine.begin() as conn:
+                # One statement in autocommit: one round trip, not BEGIN + statement + COMMIT.
+                async with self._engine.connect() as pooled:
+                    conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
                     await conn.execute(stmt)
                 return
             except (OperationalError, DBAPIError, OSError) as exc:
