@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -13,11 +19,42 @@ from iep.bootstrap import Container
 from iep.kit.db import asyncpg_dsn
 from iep.messages.models import events, messages
 from tests.conftest import TenantKey
-from tests.e2e.test_worker_sigkill import _start_worker, _wait_for, stop_worker
 from tests.support.pipeline import relay_all
 from tests.support.smtp_sink import SmtpSink
 
 MESSAGES = 300
+IEP = str(Path(sys.executable).with_name("iep"))
+
+
+def _start_worker(database_url: str, sink: SmtpSink) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(sink.port),
+        "SMTP_TLS": "none",
+        "WORKER_LEASE_SECONDS": "2",
+        "WORKER_CONCURRENCY": "16",
+        "LOG_LEVEL": "error",
+    }
+    return subprocess.Popen([IEP, "run", "--role", "worker"], env=env, stdout=subprocess.DEVNULL)
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
+async def _wait_for(predicate: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        await asyncio.sleep(0.02)
+    return False
 
 
 async def _terminate_other_backends(database_url: str) -> int:
