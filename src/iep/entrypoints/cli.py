@@ -261,11 +261,11 @@ def dlq_requeue(message_id: uuid.UUID) -> None:
     from iep.messages import repository as message_repository
 
     async def go(conn: AsyncConnection) -> bool:
-        row = await admin_queries.one_with_events(conn, message_id)
         tenant_id = await admin_queries.tenant_of(conn, message_id)
-        if row is None or row["dead_lettered_at"] is None or tenant_id is None:
+        if tenant_id is None:
             return False
-        return await message_repository.requeue(conn, tenant_id, message_id, SystemClock().now())
+        now = SystemClock().now()
+        return await message_repository.requeue(conn, tenant_id, message_id, now, dead_lettered_only=True)
 
     if not _run(_with_db(go)):
         raise click.ClickException(f"message {message_id} is not in the dead-letter queue")

@@ -280,8 +280,15 @@ async def cancel(conn: AsyncConnection, tenant_id: uuid.UUID, message_id: uuid.U
     return True
 
 
-async def requeue(conn: AsyncConnection, tenant_id: uuid.UUID, message_id: uuid.UUID, now: datetime) -> bool:
-    """A6 retry: attempts reset, original content reused, a fresh outbox row."""
+async def requeue(
+    conn: AsyncConnection,
+    tenant_id: uuid.UUID,
+    message_id: uuid.UUID,
+    now: datetime,
+    *,
+    dead_lettered_only: bool = False,
+) -> bool:
+    """A6 retry (and D-8 requeue, `dead_lettered_only`): attempts reset, original content reused, a new outbox row."""
     stmt = (
         scoped_update(messages, tenant_id)
         .where(messages.c.id == message_id, messages.c.status.in_([s.value for s in RETRYABLE]))
@@ -295,6 +302,8 @@ async def requeue(conn: AsyncConnection, tenant_id: uuid.UUID, message_id: uuid.
         )
         .returning(messages.c.id, messages.c.priority)
     )
+    if dead_lettered_only:
+        stmt = stmt.where(messages.c.dead_lettered_at.is_not(None))
     row = (await conn.execute(stmt)).one_or_none()
     if row is None:
         return False

@@ -282,5 +282,7 @@ async def get_dead_letter(engine: AsyncEngine, ctx: TenantContext, message_id: u
 
 async def requeue_dead_letter(engine: AsyncEngine, ctx: TenantContext, message_id: uuid.UUID, clock: Clock) -> None:
     """D-8: out of the dead-letter queue, attempts reset, queued again (the same move as A6 retry)."""
-    await get_dead_letter(engine, ctx, message_id)
-    await retry_message(engine, ctx, message_id, clock)
+    async with engine.begin() as conn:
+        if await repository.requeue(conn, ctx.tenant_id, message_id, clock.now(), dead_lettered_only=True):
+            return
+    raise NotFound("this message is not in the dead-letter queue")

@@ -95,7 +95,6 @@ class RabbitQueue:
         self._delivery_limit = delivery_limit
         self._connection: AbstractConnection | None = None  # publishing
         self._consuming: AbstractConnection | None = None
-        self._publish_channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._tiers: dict[int, AbstractExchange] = {}
         self._connect_lock = asyncio.Lock()
@@ -115,7 +114,6 @@ class RabbitQueue:
                 channel = await self._connection.channel(publisher_confirms=True)
                 # A broker still recovering its queues can take declarations and never answer: bound the wait.
                 self._exchange = await asyncio.wait_for(self._declare(channel), timeout=DECLARE_TIMEOUT_SECONDS)
-                self._publish_channel = channel
             return self._exchange
 
     async def _drop(self, connection: AbstractConnection | None) -> None:
