@@ -4,6 +4,7 @@ tables are only queried through the scoping helpers outside the few places that 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -76,3 +77,29 @@ def test_the_scoping_check_can_fail(tmp_path: Path) -> None:
         "from sqlalchemy import select\nfrom iep.messages.models import messages\nq = select(messages.c.id)\n"
     )
     assert _unscoped_uses(probe) == ["probe.py:3 select(messages)"]
+
+
+# `*` in raw SQL hands back columns in the migrated table's order, which is not the declared one (ALTER TABLE
+# appends); a textual select mapped onto `.columns(*table.c)` then reads each value under another name.
+_STAR_SQL = re.compile(r"\b(SELECT|RETURNING)\s+(DISTINCT\s+)?(\w+\.)?\*|,\s*\w+\.\*", re.IGNORECASE)
+
+
+def _star_sql(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and _STAR_SQL.search(node.value):
+            found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+def test_raw_sql_names_its_columns() -> None:
+    offenders = [hit for path in SRC.rglob("*.py") for hit in _star_sql(path)]
+    assert offenders == [], "name the columns: `*` maps by position onto a table whose order differs"
+
+
+def test_the_star_check_can_fail(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text('A = "UPDATE messages m SET x = 1 RETURNING m.*, old.y"\nB = "SELECT count(*) FROM t"\n')
+    assert _star_sql(probe) == ["probe.py:1"]
+    probe.write_text('A = """\nWITH c AS (SELECT 1)\nSELECT * FROM c\n"""\n')
+    assert _star_sql(probe) == ["probe.py:1"]

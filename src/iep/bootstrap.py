@@ -101,6 +101,7 @@ class Container:
             attachments=self.attachment_store,
             keyring=self.keyring,
             renderer=self.renderer,
+            max_crashes=self.settings.worker_max_crashes,
         )
 
     async def close(self) -> None:

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     retry_delays_seconds: list[int] = Field(default=[60, 300, 900, 3600])
     max_attempts: int = Field(default=5, ge=1, le=50)
+    # Crashes of the send step (bugs, unexpected data) a message may cause before it is dead-lettered.
+    worker_max_crashes: int = Field(default=3, ge=1, le=50)
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
     # A job that should have run this long ago and has not is re-published from the database (a broker lost it).
     queue_sweep_after_seconds: float = Field(default=600.0, gt=0)

@@ -181,7 +181,6 @@ async def test_compile_errors_and_escaping_imports_are_render_errors(tsx: tuple[
             "inside the templates folder",
         ),
         "package": ('import fs from "node:fs";\nexport default () => <p>{String(fs)}</p>;', "react, react-dom"),
-        "nosubject": ("export default function N() { return <p>x</p>; }", "subject"),
     }
     for name, (source, needle) in cases.items():
         with pytest.raises(RenderError, match=needle):

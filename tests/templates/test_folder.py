@@ -67,7 +67,7 @@ async def test_a_tenant_template_hides_the_shared_one(
         ({"bad.html.jinja": page("s", "x"), "bad.txt.jinja": "{% if %}"}, "bad.txt.jinja"),
         ({"bad.html.jinja": "---\nsubject: [unclosed\n---\n<p/>"}, "front matter"),
         ({"bad.html.jinja": "---\nsubjct: typo\n---\n<p/>"}, "unknown front matter"),
-        ({"bad.html.jinja": "<p>no subject</p>"}, "subject"),
+        ({"bad.html.jinja": "---\nsubject: ''\n---\n<p/>"}, "subject"),
         ({"bad.mjml": "---\nsubject: s\n---\n<mjml>{% endfor %}</mjml>"}, "endfor"),
         ({"bad.html.jinja": page("s", "x"), "bad.schema.json": '{"type": 12}'}, "JSON Schema"),
         ({"bad.html.jinja": page("s", "x"), "bad.mjml": page("s", "x")}, "ambiguous"),

@@ -6,20 +6,25 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, column, select, text, update
+from sqlalchemy import Text, and_, bindparam, column, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.kit.ids import uuid7
-from iep.messages.models import messages
+from iep.messages.models import events, messages
 from iep.messages.repository import add_event
 from iep.messages.status import CLAIMABLE, Status
+
+# Every column by name: the migrated table's column order is not the declared one (ALTER TABLE appends), and
+# a textual select is mapped onto `.columns(...)` by position. tests/test_architecture.py forbids `*` in raw SQL.
+_MESSAGE_COLUMNS = ", ".join(f'm."{c.name}"' for c in messages.c)
+_CLAIMED_COLUMNS = ", ".join(f'"{c.name}"' for c in messages.c)
 
 # Lock the row, take it if it is due or its holder's lease ran out, and write the `processing` event (and the
 # `ambiguous` one for a takeover): one statement, so one round trip in autocommit and one transaction.
 _CLAIM = (
     text(
-        """
+        f"""
 WITH old AS (
   SELECT id, status AS previous_status, lease_owner AS previous_owner FROM messages WHERE id = :id FOR UPDATE
 ), claimed AS (
@@ -29,7 +34,7 @@ WITH old AS (
   WHERE m.id = old.id AND (
     (old.previous_status = ANY(:claimable) AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= :now))
     OR (old.previous_status = 'processing' AND m.lease_until < :now))
-  RETURNING m.*, old.previous_status, old.previous_owner
+  RETURNING {_MESSAGE_COLUMNS}, old.previous_status, old.previous_owner
 ), ambiguous AS (
   INSERT INTO events (id, message_id, type, payload, created_at)
   SELECT :ambiguous_id, id, 'ambiguous', jsonb_build_object('previousOwner', previous_owner), :now
@@ -39,8 +44,8 @@ WITH old AS (
   SELECT :event_id, id, 'processing', jsonb_build_object('attempt', attempts, 'worker', CAST(:owner AS text)), :now
   FROM claimed
 )
-SELECT * FROM claimed
-"""
+SELECT {_CLAIMED_COLUMNS}, previous_status, previous_owner FROM claimed
+"""  # noqa: S608 - the interpolated names are the table's own declared columns, never input
     )
     .bindparams(
         bindparam("id", type_=UUID(as_uuid=True)),
@@ -186,6 +191,15 @@ async def record_retry(
             "provider": provider,
         },
     )
+
+
+async def record_crash(conn: AsyncConnection, message_id: uuid.UUID, now: datetime, detail: dict[str, Any]) -> int:
+    """Write a `crashed` event; return how many the message has had, this one included."""
+    await add_event(conn, message_id, "crashed", now, detail)
+    count = await conn.execute(
+        select(func.count()).select_from(events).where(events.c.message_id == message_id, events.c.type == "crashed")
+    )
+    return int(count.scalar_one())
 
 
 async def record_failed(

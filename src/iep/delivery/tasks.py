@@ -6,7 +6,9 @@ canceled or held by a live worker sends nothing.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import traceback
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -14,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.attachments import service as attachments
@@ -56,6 +59,10 @@ class DeliveryDeps:
     renderer: Renderer
     attachments: AttachmentStore | None = None
     keyring: KeyRing | None = None
+    # A crash (a bug, data the code did not expect) is retried this many times in all, `crash_backoff` apart
+    # and growing, then the message is dead-lettered with the exception: never a loop, never a hot spin.
+    max_crashes: int = 3
+    crash_backoff: timedelta = timedelta(seconds=5)
 
 
 async def render(renderer: Renderer, row: dict[str, Any]) -> Rendered:
@@ -66,6 +73,9 @@ async def render(renderer: Renderer, row: dict[str, Any]) -> Rendered:
     if row["subject"]:  # the caller's subject replaces the template's
         override = await renderer.inline(row["subject"], None, None, row["variables"])
         rendered = replace(rendered, subject=override.subject)
+    elif not rendered.subject:
+        # Accept checked that the template gives one: only its own code (a TSX function of props) can get here.
+        raise RenderError(f"{row['template']}: the template gave an empty subject and the message has none")
     return rendered
 
 
@@ -98,6 +108,18 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
         return _not_claimed(state, now)
 
     bound = log.bind(message_id=str(message_id), tenant_id=str(row["tenant_id"]), attempt=row["attempts"])
+    try:
+        return await _send_claimed(deps, row, bound)
+    except (asyncio.CancelledError, OperationalError, DBAPIError):
+        # Shutdown and a database gone mid-step are not the message's fault: the job comes back, the lease decides.
+        raise
+    except Exception as exc:
+        bound.exception("deliver_crashed")
+        return await _crashed(deps, row, exc)
+
+
+async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> Decision:
+    message_id: uuid.UUID = row["id"]
     try:
         rendered = await render(deps.renderer, row)
     except RenderError as exc:  # the same input fails the same way again: permanent (T4)
@@ -136,6 +158,35 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
     await deps.router.record(route, ok=True)
     bound.info("sent", provider=result.provider)
     return Decision(Outcome.DONE)
+
+
+async def _crashed(deps: DeliveryDeps, row: dict[str, Any], exc: Exception) -> Decision:
+    """Count the crash; retry it after a growing pause, or dead-letter the message once the bound is reached."""
+    error = f"{type(exc).__name__}: {exc}"[:1000]
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    detail = {
+        "exception": type(exc).__name__,
+        "error": error,
+        "at": f"{where.filename.rpartition('/src/')[2]}:{where.lineno}" if where else None,
+    }
+    async with deps.engine.begin() as conn:
+        crashes = await repository.record_crash(conn, row["id"], deps.clock.now(), detail)
+    if crashes >= deps.max_crashes:
+        return await _fail(deps, row, error, None, "crashed", row.get("provider"), dead=True)
+    at = deps.clock.now() + deps.crash_backoff * (4 ** (crashes - 1))
+    async with deps.engine.begin() as conn:
+        await repository.record_retry(
+            conn,
+            row["id"],
+            deps.worker_id,
+            deps.clock.now(),
+            at=at,
+            attempt=row["attempts"],
+            error=error,
+            code=None,
+            provider=row.get("provider"),
+        )
+    return Decision(Outcome.RETRY, at)
 
 
 def _name(route: Route | None, exc: ProviderError) -> str:

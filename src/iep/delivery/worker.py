@@ -64,9 +64,10 @@ class Worker:
             await self._queue.retry(job, self._deps.clock.now())
             return
         except Exception:
-            # A bug or an outage (database gone mid-step): leave the job to come back after a short pause.
+            # A crash before the message was claimed (the send step counts crashes of claimed messages itself):
+            # the job comes back after a pause, never at once, so a bug cannot spin the CPU.
             log.exception("deliver_crashed", message_id=str(job.message_id))
-            await self._queue.retry(job, self._deps.clock.now())
+            await self._queue.retry(job, self._deps.clock.now() + self._deps.crash_backoff)
             return
         if decision.outcome is Outcome.DONE:
             await self._queue.ack(job)

@@ -28,6 +28,10 @@ SHARED = "_shared"
 FORMATS = {".html.jinja": "jinja", ".mjml": "mjml", ".tsx": "tsx"}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}(/[A-Za-z0-9][A-Za-z0-9_-]{0,99}){0,4}$")
 _FRONT_MATTER_KEYS = {"subject", "schema", "example", "description"}
+# `export const subject = ...`, `export function subject(...)`, `export { subject }`, `export { x as subject }`.
+_TSX_SUBJECT_EXPORT = re.compile(
+    r"\bexport\s+(?:const|let|var|(?:async\s+)?function)\s+subject\b|\bexport\s*\{[^}]*\bsubject\s*(?:,|\})"
+)
 _SKIPPED_DIRS = {"node_modules", ".git"}
 
 
@@ -63,6 +67,13 @@ class TemplateSource:
         """What the output depends on, apart from the data (and, for TSX, the files it imports)."""
         doc = [self.format, self.body, self.text_body, self.subject]
         return hashlib.sha256(orjson.dumps(doc)).hexdigest()
+
+    @property
+    def gives_subject(self) -> bool:
+        """Whether the template itself gives a subject: front matter, or a TSX `subject` export."""
+        if self.format == "tsx":
+            return _TSX_SUBJECT_EXPORT.search(self.body) is not None
+        return self.subject is not None
 
     @cached_property
     def validator(self) -> Draft202012Validator | None:
@@ -222,9 +233,11 @@ class TemplateCatalog:
         text_body = _read(text_path) if fmt != "tsx" and text_path.is_file() else None
         subject = meta.get("subject")
         if fmt != "tsx":
-            if not isinstance(subject, str) or not subject.strip():
-                raise TemplateInvalid(f"{where}: front matter needs a `subject`")
-            _check_jinja(subject, html=False, where=f"{where} subject")
+            # Optional: a request's own subject replaces the template's, and accept refuses a send with neither.
+            if subject is not None and (not isinstance(subject, str) or not subject.strip()):
+                raise TemplateInvalid(f"{where}: front matter `subject` must be a non-empty string")
+            if subject is not None:
+                _check_jinja(subject, html=False, where=f"{where} subject")
             _check_jinja(body, html=True, where=where, line_offset=offset)
             if text_body is not None:
                 _check_jinja(text_body, html=False, where=f"{namespace}/{name}.txt.jinja")

@@ -157,12 +157,8 @@ class Renderer:
 
         artifact = await self.cache.get(key, ".js", compile_to, lambda p: p)
         reply = await self.bun.call({"path": str(artifact), "props": props}, time_limit=self.timeout, version=key)
-        rendered = rendered_from(reply)
-        if not rendered.subject:
-            raise RenderError(
-                f"{source.qualified}: the template exports no `subject` (a string or a function of props)"
-            )
-        return rendered
+        # An empty subject is the caller's to judge: a message's own subject may replace it.
+        return rendered_from(reply)
 
     async def close(self) -> None:
         await self.python.close()

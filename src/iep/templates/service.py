@@ -30,12 +30,16 @@ def template_checks(
         return [_error("template", "unknown_template", str(exc))], None
     except TemplateInvalid as exc:
         return [_error("template", "template_invalid", str(exc))], None
+    errors = []
+    if not payload.get("subject") and not source.gives_subject:
+        # Known now, so refused now: nothing accepted may fail later for want of a subject.
+        errors.append(_error("subject", "missing", f"Field required: the template {source.qualified} gives no subject"))
     data = payload.get(data_key)
     if data is None:
         data = {}
     if not isinstance(data, dict):  # the model reports the type
-        return [], source.qualified
-    return data_errors(source, data, field_name=data_key), source.qualified
+        return errors, source.qualified
+    return errors + data_errors(source, data, field_name=data_key), source.qualified
 
 
 @dataclass(frozen=True, slots=True)
