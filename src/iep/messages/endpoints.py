@@ -110,6 +110,8 @@ def _message_out(row: dict[str, Any], with_events: bool) -> MessageOut:
             "priority": row["priority"],
             "tags": row["tags"],
             "metadata": row["metadata"],
+            "headers": row["headers"],
+            "template": row["template"],
             "attempts": row["attempts"],
             "maxAttempts": row["max_attempts"],
             "lastError": row["last_error"],
@@ -118,6 +120,19 @@ def _message_out(row: dict[str, Any], with_events: bool) -> MessageOut:
             "createdAt": row["created_at"],
             "updatedAt": row["updated_at"],
             "sentAt": row["sent_at"],
+            "attachments": (
+                [
+                    {
+                        "filename": a["filename"],
+                        "contentType": a["content_type"],
+                        "size": a["size_bytes"],
+                        "contentId": a["content_id"],
+                    }
+                    for a in row["attachments"]
+                ]
+                if with_events
+                else None
+            ),
             "events": (
                 [{"type": e["type"], "timestamp": e["created_at"], "payload": e["payload"]} for e in row["events"]]
                 if with_events

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.kit.ids import uuid7
 from iep.kit.scoping import scoped_select, scoped_update
-from iep.messages.models import events, messages
+from iep.messages.models import attachments, events, messages
 from iep.messages.status import CANCELABLE, RETRYABLE, Status
 from iep.outbox.models import outbox
 
@@ -195,6 +195,15 @@ async def events_of(conn: AsyncConnection, message_id: uuid.UUID) -> list[dict[s
         select(events.c.type, events.c.payload, events.c.created_at)
         .where(events.c.message_id == message_id)
         .order_by(events.c.created_at, events.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def attachments_of(conn: AsyncConnection, message_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.execute(
+        select(attachments.c.filename, attachments.c.content_type, attachments.c.size_bytes, attachments.c.content_id)
+        .where(attachments.c.message_id == message_id)
+        .order_by(attachments.c.created_at, attachments.c.id)
     )
     return [dict(r._mapping) for r in rows]
 

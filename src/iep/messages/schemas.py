@@ -280,6 +280,15 @@ class EventOut(BaseModel):
     payload: dict[str, Any] | None = None
 
 
+class AttachmentOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    filename: str
+    content_type: str = Field(alias="contentType")
+    size: int
+    content_id: str | None = Field(alias="contentId")
+
+
 class MessageOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -296,6 +305,8 @@ class MessageOut(BaseModel):
     priority: str
     tags: list[str]
     metadata: dict[str, Any] | None
+    headers: dict[str, str] | None = None
+    template: str | None = None
     attempts: int
     max_attempts: int = Field(alias="maxAttempts")
     last_error: str | None = Field(alias="lastError")
@@ -304,6 +315,7 @@ class MessageOut(BaseModel):
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
     sent_at: datetime | None = Field(alias="sentAt")
+    attachments: list[AttachmentOut] | None = None
     events: list[EventOut] | None = None
 
 

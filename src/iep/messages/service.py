@@ -218,6 +218,7 @@ async def get_message(engine: AsyncEngine, ctx: TenantContext, message_id: uuid.
         if row is None:
             raise NotFound("no such message")
         row["events"] = await repository.events_of(conn, message_id)
+        row["attachments"] = await repository.attachments_of(conn, message_id)
     return row
 
 
