@@ -9,7 +9,6 @@ SELFTEST  := src/iep/kit/selftest.py
 # React Email toolchain (Bun, React, Tailwind) from the npm registry, pinned in its package.json; no lock file.
 REACT_EMAIL := src/iep/rendering/react_email
 NPM_STAMP   := $(REACT_EMAIL)/node_modules/.iep-installed
-CHROMIUM    := /usr/bin/chromium
 # Interpreters tried in order; the first that passes the header-injection self-test (SPEC §4) builds the venv.
 PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null)
 CANDIDATES ?= $(PYTHON) /usr/bin/python3 $(PYENV_ROOT_DIR)/versions/3.13.0/bin/python3 python3.13 python3
@@ -39,21 +38,23 @@ $(NPM_STAMP): $(REACT_EMAIL)/package.json
 	cd $(REACT_EMAIL) && npm install --no-package-lock --no-audit --no-fund --loglevel=error
 	@touch $(NPM_STAMP)
 
-# Debian's Chromium drives the rendering tests through Playwright; no browser is ever downloaded by Playwright.
-$(CHROMIUM):
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium || \
-	{ $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+# Programs outside the venv (Debian's Chromium for Playwright, wrk, rabbitmqctl, ...): one list, scripts/programs.txt;
+# whatever is missing is installed, or the run stops with one line naming the package.
+PROGRAMS := $(shell awk 'NF && substr($$1, 1, 1) != "\043" {print $$1}' scripts/programs.txt)
+
+.PHONY: programs
+programs: ## install the programs the suite and the benchmarks run (scripts/programs.txt)
+	@scripts/ensure-programs $(PROGRAMS)
 
 .PHONY: install
-install: $(STAMP) $(NPM_STAMP) $(CHROMIUM) ## create .venv with a safe interpreter, IEP, test tools, Bun + React Email, Chromium
+install: programs $(STAMP) $(NPM_STAMP) ## create .venv with a safe interpreter, IEP, test tools, Bun + React Email, programs
 
 .PHONY: dev
 dev: $(STAMP) $(NPM_STAMP) ## start IEP on embedded PostgreSQL with a demo tenant (Ctrl-C stops)
 	$(VENV)/bin/iep run --role dev
 
 .PHONY: test
-test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) ## lint, then the whole suite against real PostgreSQL (an unreachable service fails the run)
+test: programs $(STAMP) $(NPM_STAMP) ## lint, then the whole suite against real PostgreSQL (an unreachable service fails the run)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
@@ -73,8 +74,7 @@ faults: $(STAMP) ## long fault runs: 2,000 messages per backend and fault; the t
 	@cat .iep/faults.md
 
 .PHONY: bench
-bench: $(STAMP) ## benchmarks beside this machine's own ceilings (BENCH_ARGS=--quick for a smoke run)
-	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk || { echo "bench needs wrk: apt-get install -y wrk" >&2; exit 1; }
+bench: programs $(STAMP) ## benchmarks beside this machine's own ceilings (BENCH_ARGS=--quick for a smoke run)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 .PHONY: clean

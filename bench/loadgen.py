@@ -39,7 +39,7 @@ class WrkResult:
 def wrk_path() -> str:
     found = shutil.which("wrk")
     if found is None:
-        raise LoadGenMissing("wrk is not installed: `apt-get install -y wrk` (make bench does it when it can)")
+        raise LoadGenMissing("wrk is not installed: `make programs` installs it (scripts/programs.txt)")
     return found
 
 

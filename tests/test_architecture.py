@@ -103,3 +103,42 @@ def test_the_star_check_can_fail(tmp_path: Path) -> None:
     assert _star_sql(probe) == ["probe.py:1"]
     probe.write_text('A = """\nWITH c AS (SELECT 1)\nSELECT * FROM c\n"""\n')
     assert _star_sql(probe) == ["probe.py:1"]
+
+
+REPO = SRC.parent.parent
+PROGRAMS_LIST = REPO / "scripts" / "programs.txt"
+# Executables the virtual environment itself provides (pip packages), so no Debian package is needed.
+FROM_THE_VENV = {"iep", "py-spy"}
+_SPAWNERS = {"run", "Popen", "check_output", "check_call", "call", "create_subprocess_exec", "which"}
+
+
+def _programs_called(path: Path) -> set[str]:
+    """Program names in `subprocess.run(["x", ...])`, `create_subprocess_exec("x", ...)`, `shutil.which("x")`."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args):
+            continue
+        if node.func.attr not in _SPAWNERS:
+            continue
+        first = node.args[0]
+        if isinstance(first, ast.List | ast.Tuple) and first.elts:
+            first = first.elts[0]
+        if isinstance(first, ast.Constant) and isinstance(first.value, str) and first.value:
+            found.add(Path(first.value).name)
+    return found
+
+
+def test_every_program_the_code_runs_is_in_the_one_list() -> None:
+    listed = {line.split()[0] for line in PROGRAMS_LIST.read_text().splitlines() if line.strip() and line[0] != "#"}
+    called = set()
+    for folder in ("src", "tests", "bench"):
+        for path in (REPO / folder).rglob("*.py"):
+            if "node_modules" not in path.parts:
+                called |= _programs_called(path)
+    assert called - FROM_THE_VENV - listed == set(), "add it to scripts/programs.txt (make test installs it)"
+
+
+def test_the_program_check_can_fail(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text('import subprocess, shutil\nsubprocess.run(["swaks", "-t"])\nshutil.which("dig")\n')
+    assert _programs_called(probe) == {"swaks", "dig"}
