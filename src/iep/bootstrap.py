@@ -32,6 +32,7 @@ from iep.queue.postgres import PostgresQueue
 from iep.rendering.catalog import TemplateCatalog
 from iep.rendering.compile_cache import CompileCache, CompileLock, FileLock, PostgresLock, RedisLock, RedisStore
 from iep.rendering.renderer import Renderer
+from iep.suppressions import service as suppressions
 from iep.tenancy.auth import Authenticator
 
 
@@ -176,6 +177,7 @@ def build(
     role: str = "iep",
 ) -> Container:
     clock = clock or SystemClock()
+    suppressions.configure(suppress_after_hard_bounces=settings.suppress_after_hard_bounces)
     engine = create_engine(database_url, pool_size=pool_size, application_name=role)
     return Container(
         settings=settings,

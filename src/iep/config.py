@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
     # Sends per second each provider may take, shared by every worker, e.g. {"sendgrid": 100}.
     provider_rate_limits: dict[str, float] = Field(default_factory=dict)
+    # Consecutive hard bounces after which an address is suppressed (seed 003 §12); a complaint needs one.
+    suppress_after_hard_bounces: int = Field(default=3, ge=1, le=1000)
     # Domain for Message-ID headers when the sender's own domain is not used.
     message_id_domain: str = "iep.local"
 

@@ -1,10 +1,13 @@
 """What the send step needs beyond the message row: the tenant's routing policy and own provider accounts,
-the sender domain's DKIM key, the message's attachments, and its unsubscribe setting. One read."""
+the sender domain's DKIM key, the message's attachments, its unsubscribe setting, and which of its recipients
+are suppressed (that last one riding along the tenant's row, so it adds no round trip). One read."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,6 +20,7 @@ from iep.messages.models import attachments
 from iep.providers.base import DkimKey, PermanentProviderError
 from iep.providers.models import tenant_providers
 from iep.sending_domains.models import dkim_keys
+from iep.suppressions import repository as suppressions
 from iep.tenancy.models import tenants
 
 
@@ -30,6 +34,8 @@ class SendingContext:
     own_providers: dict[str, TenantProviderRow] = field(default_factory=dict)
     dkim_row: dict[str, Any] | None = None
     attachment_rows: list[dict[str, Any]] = field(default_factory=list)
+    # The message's recipients suppressed at send time, lower-cased (SPEC F3: checked again at send).
+    suppressed: frozenset[str] = frozenset()
 
     @property
     def policy(self) -> RoutingPolicy:
@@ -51,8 +57,20 @@ class SendingContext:
         return str(template).replace("{messageId}", str(message_id)) if template else None
 
 
-async def load(conn: AsyncConnection, tenant_id: uuid.UUID, message_id: uuid.UUID, from_domain: str) -> SendingContext:
-    settings = (await conn.execute(select(tenants.c.settings).where(tenants.c.id == tenant_id))).scalar()
+async def load(
+    conn: AsyncConnection,
+    tenant_id: uuid.UUID,
+    message_id: uuid.UUID,
+    from_domain: str,
+    recipients: Sequence[str] = (),
+    now: datetime | None = None,
+) -> SendingContext:
+    lowered = sorted({r.lower() for r in recipients})
+    suppressed_col = suppressions.suppressed_subquery(tenant_id, lowered, now) if lowered and now else None
+    columns = (tenants.c.settings,) if suppressed_col is None else (tenants.c.settings, suppressed_col)
+    tenant_row = (await conn.execute(select(*columns).where(tenants.c.id == tenant_id))).one_or_none()
+    settings = tenant_row[0] if tenant_row else None
+    suppressed = frozenset(tenant_row[1] or ()) if tenant_row and suppressed_col is not None else frozenset()
     own = {
         r.name: TenantProviderRow(r.name, r.kind, r.config_encrypted)
         for r in await conn.execute(
@@ -76,4 +94,5 @@ async def load(conn: AsyncConnection, tenant_id: uuid.UUID, message_id: uuid.UUI
         own_providers=own,
         dkim_row=dict(dkim._mapping) if dkim else None,
         attachment_rows=[dict(r._mapping) for r in files],
+        suppressed=suppressed,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -130,9 +131,17 @@ async def record_sent(
     provider_message_id: str,
     response: str,
     rendered: tuple[str, str | None, str | None],
+    suppressed: Sequence[str] = (),
 ) -> None:
     """Mark sent even if this worker's lease ran out meanwhile: the email left, and saying so beats a gap."""
     subject, html, text_part = rendered
+    payload: dict[str, Any] = {
+        "provider": provider,
+        "providerMessageId": provider_message_id,
+        "response": response[:500],
+    }
+    if suppressed:  # recipients left out at send (F3): the event says who did not get it
+        payload["suppressedRecipients"] = list(suppressed)
     await conn.execute(
         _RECORD_SENT,
         {
@@ -144,11 +153,7 @@ async def record_sent(
             "html": html,
             "text": text_part,
             "now": now,
-            "payload": {
-                "provider": provider,
-                "providerMessageId": provider_message_id,
-                "response": response[:500],
-            },
+            "payload": payload,
         },
     )
 
@@ -232,3 +237,27 @@ async def record_failed(
     if dead_letter:
         await add_event(conn, message_id, "dlq", now, payload)
     await add_event(conn, message_id, Status.FAILED.value, now, payload)
+
+
+async def record_suppressed(
+    conn: AsyncConnection, message_id: uuid.UUID, owner: str, now: datetime, *, dropped: Sequence[str]
+) -> bool:
+    """Every recipient is suppressed: the message ends `suppressed` without a provider call (F3)."""
+    row = (
+        await conn.execute(
+            update(messages)
+            .where(_held(message_id, owner))
+            .values(
+                status=Status.SUPPRESSED.value,
+                lease_owner=None,
+                lease_until=None,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+            .returning(messages.c.id)
+        )
+    ).one_or_none()
+    if row is None:  # the lease was lost to another worker, whose record stands
+        return False
+    await add_event(conn, message_id, Status.SUPPRESSED.value, now, {"suppressedRecipients": list(dropped)})
+    return True

@@ -23,6 +23,7 @@ from iep.attachments import service as attachments
 from iep.attachments.storage import AttachmentStore, StorageError
 from iep.delivery import context as sending_context
 from iep.delivery import repository
+from iep.delivery import suppression as suppressions
 from iep.delivery.retry_policy import RetryPolicy
 from iep.delivery.routing import ProviderRouter, Route
 from iep.kit.clock import Clock
@@ -132,6 +133,8 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         email, route = await _prepare(deps, row, email)
         await deps.router.throttle(route)
         result = await route.provider.send(email)
+    except suppressions.AllRecipientsSuppressed as exc:
+        return await _suppressed(deps, row, exc.dropped)
     except HeaderInjectionError as exc:
         return await _fail(deps, row, str(exc), None, "header_injection", _name(route, exc), dead=False)
     except ProviderError as exc:
@@ -153,6 +156,7 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
             provider_message_id=result.provider_message_id,
             response=result.response,
             rendered=rendered.as_tuple(),
+            suppressed=suppressions.dropped(row, email),
         )
     # Only after the record: the gap between the provider's "accepted" and our commit stays one round trip.
     await deps.router.record(route, ok=True)
@@ -194,10 +198,13 @@ def _name(route: Route | None, exc: ProviderError) -> str:
 
 
 async def _prepare(deps: DeliveryDeps, row: dict[str, Any], email: OutgoingEmail) -> tuple[OutgoingEmail, Route]:
-    """Attachments, DKIM key and unsubscribe link added to the email; the provider chosen (D-3)."""
+    """Suppressed recipients dropped; attachments, DKIM key and unsubscribe link added; the provider chosen (D-3)."""
     domain = row["from_email"].rpartition("@")[2]
     async with deps.engine.connect() as conn:
-        ctx = await sending_context.load(conn, row["tenant_id"], row["id"], domain)
+        ctx = await sending_context.load(
+            conn, row["tenant_id"], row["id"], domain, email.envelope_recipients, deps.clock.now()
+        )
+    email = suppressions.without_suppressed(email, ctx.suppressed)  # before any attachment fetch or provider
     try:
         files = await attachments.fetch_all(deps.attachments, ctx.attachment_rows)
         dkim = ctx.dkim_key(row["tenant_id"], deps.keyring)
@@ -208,6 +215,13 @@ async def _prepare(deps: DeliveryDeps, row: dict[str, Any], email: OutgoingEmail
     email = dataclasses.replace(email, attachments=files, dkim=dkim, list_unsubscribe=ctx.list_unsubscribe(row["id"]))
     route = await deps.router.route(row["tenant_id"], ctx.policy, ctx.own_providers)
     return email, route
+
+
+async def _suppressed(deps: DeliveryDeps, row: dict[str, Any], dropped: list[str]) -> Decision:
+    async with deps.engine.begin() as conn:
+        await repository.record_suppressed(conn, row["id"], deps.worker_id, deps.clock.now(), dropped=dropped)
+    log.info("suppressed", message_id=str(row["id"]), recipients=len(dropped))
+    return Decision(Outcome.DONE)
 
 
 def _not_claimed(state: dict[str, Any] | None, now: datetime) -> Decision:

@@ -282,6 +282,85 @@ def messages_inbox(limit: int) -> None:
 
 
 @main.group()
+def suppressions() -> None:
+    """Suppressed addresses of a tenant (SPEC F3): list, add, remove."""
+
+
+async def _tenant_id(conn: AsyncConnection, slug: str) -> uuid.UUID:
+    from iep.tenancy import repository
+
+    tenant = await repository.tenant_by_slug(conn, slug)
+    if tenant is None:
+        raise click.ClickException(f"no tenant with slug {slug!r}")
+    return uuid.UUID(str(tenant["id"]))
+
+
+@suppressions.command("list")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--email", default=None)
+@click.option("--reason", type=click.Choice(["manual", "hard_bounce", "complaint"]), default=None)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+def suppressions_list(tenant_slug: str, email: str | None, reason: str | None, limit: int) -> None:
+    from iep.kit.clock import SystemClock
+    from iep.suppressions import service
+
+    async def go(conn: AsyncConnection) -> list[dict[str, Any]]:
+        tenant_id = await _tenant_id(conn, tenant_slug)
+        rows, _ = await service.list(
+            conn, tenant_id=tenant_id, now=SystemClock().now(), email=email, reason=reason, limit=limit
+        )
+        return rows
+
+    _print(_run(_with_db(go)))
+
+
+@suppressions.command("add")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.argument("email")
+@click.option("--expires-at", type=click.DateTime(), default=None, help="UTC; omitted = for good")
+def suppressions_add(tenant_slug: str, email: str, expires_at: datetime | None) -> None:
+    """Suppress EMAIL (reason `manual`); re-adding updates the expiry."""
+    from datetime import UTC
+
+    from iep.kit.clock import SystemClock
+    from iep.messages.addresses import AddressError, normalize_address
+    from iep.suppressions import service
+
+    try:
+        address = normalize_address(email)
+    except AddressError as exc:
+        raise click.ClickException(f"EMAIL: {exc}") from None
+    now = SystemClock().now()
+    when = expires_at.replace(tzinfo=UTC) if expires_at else None
+    if when is not None and when <= now:
+        raise click.ClickException("--expires-at must be in the future")
+
+    async def go(conn: AsyncConnection) -> dict[str, Any]:
+        tenant_id = await _tenant_id(conn, tenant_slug)
+        row = await service.add_manual(
+            conn, tenant_id=tenant_id, email=address, now=now, expires_at=when, source=service.Source.CLI
+        )
+        return {"tenant": tenant_slug, **row}
+
+    _print(_run(_with_db(go)))
+
+
+@suppressions.command("remove")
+@click.option("--tenant", "tenant_slug", required=True)
+@click.argument("email")
+def suppressions_remove(tenant_slug: str, email: str) -> None:
+    """Stop suppressing EMAIL."""
+    from iep.suppressions import service
+
+    async def go(conn: AsyncConnection) -> bool:
+        return await service.remove(conn, tenant_id=await _tenant_id(conn, tenant_slug), email=email)
+
+    if not _run(_with_db(go)):
+        raise click.ClickException(f"{email} is not suppressed for tenant {tenant_slug}")
+    _print({"tenant": tenant_slug, "email": email.strip().lower(), "removed": True})
+
+
+@main.group()
 def templates() -> None:
     """Named templates in TEMPLATES_SOURCE_DIR: list, check, preview."""
     settings = _settings()

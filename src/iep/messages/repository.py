@@ -21,12 +21,14 @@ SEND_TOPIC = "mail.send"
 PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 
 # Message, `queued` event and outbox row in one statement: one round trip, one transaction (D4, SPEC B2).
-# The suppression check rides along; the idempotency conflict makes the statement insert nothing.
+# The suppression check rides along (expired entries do not count); the idempotency conflict makes the
+# statement insert nothing.
 _ACCEPT = text(
     """
 WITH sup AS (
   SELECT coalesce(array_agg(s.email ORDER BY s.email), '{}'::text[]) AS emails
   FROM suppression_list s WHERE s.tenant_id = :tenant_id AND s.email = ANY(:recipients_lower)
+    AND (s.expires_at IS NULL OR s.expires_at > :now)
 ), m AS (
   INSERT INTO messages (id, tenant_id, "to", cc, bcc, from_email, from_name, reply_to, subject, html_body,
     text_body, variables, template, metadata, tags, headers, status, priority, max_attempts, idempotency_key,
