@@ -114,6 +114,8 @@ async def _ingest(
                 raw=_jsonable(event.raw),
             )
         )
+    # In key order, so two requests inserting overlapping events take the unique index's locks in one order.
+    rows.sort(key=lambda r: (r["provider"], r["event_id"]))
     inserted = await repository.insert_events(conn, rows, now)
     fresh = [(unique[k], matches[k]) for k in unique if k[1] in inserted and k in matches]
     changes = await _apply(conn, fresh, now)
