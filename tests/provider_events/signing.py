@@ -39,7 +39,9 @@ class SnsSigner:
     """A throwaway RSA key and its certificate, served by an injected fetcher that records every fetch."""
 
     now: datetime
-    key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    key: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     fetched: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -49,9 +51,12 @@ class SnsSigner:
         self.fetched.append(url)
         return self.pem
 
-    def sign(self, envelope: dict[str, Any], *, version: str = "1", key: rsa.RSAPrivateKey | None = None) -> dict[str, Any]:
+    def sign(
+        self, envelope: dict[str, Any], *, version: str = "1", key: rsa.RSAPrivateKey | None = None
+    ) -> dict[str, Any]:
         signed = {**envelope, "SignatureVersion": version, "SigningCertURL": envelope.get("SigningCertURL", CERT_URL)}
-        algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
+        # SNS SignatureVersion 1 is SHA1withRSA by definition; the tests sign both versions.
+        algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
         signature = (key or self.key).sign(string_to_sign(signed), padding.PKCS1v15(), algorithm)
         signed["Signature"] = base64.b64encode(signature).decode()
         return signed
@@ -60,9 +65,7 @@ class SnsSigner:
 def sendgrid_keys() -> tuple[ec.EllipticCurvePrivateKey, str]:
     """A P-256 key and its public half as SendGrid shows it: base64 DER SubjectPublicKeyInfo."""
     private = ec.generate_private_key(ec.SECP256R1())
-    der = private.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return private, base64.b64encode(der).decode()
 
 

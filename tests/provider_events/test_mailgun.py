@@ -16,7 +16,9 @@ DELIVERED_ID = "20130503182626.18666.16540@sandbox.mailgun.org"
 FAILED_ID = "20130503192659.13651.20287@sandbox.mailgun.org"
 
 
-def signed(hooks: Hooks, name: str, *, key: str = MAILGUN_KEY, age: int = 0, token: str | None = None) -> dict[str, Any]:
+def signed(
+    hooks: Hooks, name: str, *, key: str = MAILGUN_KEY, age: int = 0, token: str | None = None
+) -> dict[str, Any]:
     payload = fixture(name)
     payload["signature"] = mailgun_signature(key, epoch(hooks.clock.now()) - age, token or secrets.token_hex(25))
     return dict(payload)
@@ -39,7 +41,9 @@ async def test_documented_payloads_verify_map_and_apply(
     hooks: Hooks, tenant: TenantKey, name: str, provider_id: str, stored: tuple[str, str | None], status: str
 ) -> None:
     # Mailgun answers the send with `<id>`; the provider module stores it without the angle brackets.
-    message_id = await sent_message(hooks, tenant, to=["alice@example.com"], provider="mailgun", provider_msg_id=provider_id)
+    message_id = await sent_message(
+        hooks, tenant, to=["alice@example.com"], provider="mailgun", provider_msg_id=provider_id
+    )
     response = await post(hooks, signed(hooks, name))
     assert response.status_code == 200, response.text
     [row] = await hooks.stored()
@@ -48,7 +52,9 @@ async def test_documented_payloads_verify_map_and_apply(
 
 
 async def test_a_late_delivery_does_not_undo_a_permanent_failure(hooks: Hooks, tenant: TenantKey) -> None:
-    message_id = await sent_message(hooks, tenant, to=["alice@example.com"], provider="mailgun", provider_msg_id=FAILED_ID)
+    message_id = await sent_message(
+        hooks, tenant, to=["alice@example.com"], provider="mailgun", provider_msg_id=FAILED_ID
+    )
     late = signed(hooks, "mailgun_delivered.json")
     late["event-data"]["message"]["headers"]["message-id"] = f"<{FAILED_ID}>"
     assert (await post(hooks, signed(hooks, "mailgun_failed_permanent.json"))).status_code == 200
@@ -97,7 +103,9 @@ async def test_tampered_requests_are_401_and_store_nothing(hooks: Hooks, case: s
 
 
 async def test_a_replayed_token_is_refused_even_with_another_body(hooks: Hooks, tenant: TenantKey) -> None:
-    message_id = await sent_message(hooks, tenant, to=["alice@example.com"], provider="mailgun", provider_msg_id=FAILED_ID)
+    message_id = await sent_message(
+        hooks, tenant, to=["alice@example.com"], provider="mailgun", provider_msg_id=FAILED_ID
+    )
     first = signed(hooks, "mailgun_failed_temporary.json", token="t" * 50)
     assert (await post(hooks, first)).status_code == 200
     replay = signed(hooks, "mailgun_failed_permanent.json", token="t" * 50)  # same (timestamp, token), new event

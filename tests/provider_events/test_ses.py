@@ -32,7 +32,9 @@ def ses_record(name: str, *, message_id: str = SES_ID, recipient: str = "recipie
 
 
 async def post(hooks: Hooks, envelope: dict[str, Any]) -> Any:
-    return await hooks.client.post("/webhooks/ses", content=json.dumps(envelope), headers={"Content-Type": "text/plain"})
+    return await hooks.client.post(
+        "/webhooks/ses", content=json.dumps(envelope), headers={"Content-Type": "text/plain"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -102,7 +104,9 @@ async def test_subscription_confirmation_gets_the_subscribe_url(hooks: Hooks) ->
         response = await post(hooks, hooks.sns.sign(envelope))
 
     assert response.status_code == 200, response.text
-    assert [(r.method, r.path) for r in peer.requests] == [("GET", "/?Action=ConfirmSubscription&Token=2336412f37fb687f")]
+    assert [(r.method, r.path) for r in peer.requests] == [
+        ("GET", "/?Action=ConfirmSubscription&Token=2336412f37fb687f")
+    ]
     [row] = await hooks.stored()
     assert row["event_id"] == "sns:165545c9-2a5c-472c-8df2-7ff2be2b3b1b"
 
