@@ -17,7 +17,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import accept, ceilings, cpu, e2e, loadgen, machine, procs, profile, render, render_engines, report, scratch
+from bench import (
+    accept,
+    ceilings,
+    cpu,
+    e2e,
+    loadgen,
+    machine,
+    procs,
+    profile,
+    provider_events,
+    render,
+    render_engines,
+    report,
+    scratch,
+)
 from bench.accept import Api
 from bench.payload import send_body
 from bench.report import Rate, Row
@@ -41,10 +55,11 @@ class Sizes:
     render_iterations: int
     all_messages: int
     profile_seconds: float
+    provider_events: int
 
 
-FULL = Sizes(10, 2000, 5000, 10, 10, 5000, 1000, 2000, 1000, 10)
-QUICK = Sizes(2, 200, 600, 2, 2, 500, 150, 200, 200, 3)
+FULL = Sizes(10, 2000, 5000, 10, 10, 5000, 1000, 2000, 1000, 10, 5000)
+QUICK = Sizes(2, 200, 600, 2, 2, 500, 150, 200, 200, 3, 500)
 SMTP_CONNECTIONS = 16
 ACCEPT_CONNECTIONS = [1, 16, 64]
 E2E_CONNECTIONS = 16
@@ -187,6 +202,24 @@ class Bench:
             f"{cores} cores ⇒ at most {bound:,.0f} msgs/s",
             report.ratio(reached, bound),
         )
+
+    async def provider_events(self, url: str, http: dict[int, loadgen.WrkResult]) -> None:
+        what = f"provider events in: POST {provider_events.PATH} (1 signed event each), 16 conns"
+        self.say("provider events: signed Resend events into the api role")
+        try:
+            rate, refused = await provider_events.measure(url, self.logs, events=self.sizes.provider_events)
+        except procs.StartRefused as exc:
+            self.rows.append(report.unavailable(what, str(exc)[:160]))
+            return
+        bare = http.get(16)
+        row = (
+            report.compared(what, rate, "bare FastAPI GET /ping, 16 conns", bare.rate())
+            if bare
+            else Row(what, str(rate))
+        )
+        if refused:
+            row = Row(row.what, f"{row.figure} [{refused} non-200]", row.ceiling, row.ratio)
+        self.rows.append(row)
 
     async def render(self) -> None:
         self.say("render: per engine")
@@ -386,6 +419,7 @@ async def main(args: argparse.Namespace) -> int:
         async with scratch.database("iep") as url:
             sender = await scratch.prepare_iep(url)
             await bench.accept(url, sender.api_key, pg, http)
+            await bench.provider_events(url, http)
             await bench.render()
             await bench.end_to_end(url, sender.api_key, smtp)
             await bench.role_all(url, sender.api_key)

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     ses_secret_access_key: str | None = None
     ses_endpoint: str | None = None
     ses_configuration_set: str | None = None
+    # Provider events in (F1): what proves a POST /webhooks/{provider} came from the provider. Unset = refused.
+    ses_webhook_topic_arns: str | None = None  # comma separated SNS topic ARNs
+    sendgrid_webhook_public_key: str | None = None  # base64 DER ECDSA key of the Signed Event Webhook
+    mailgun_webhook_signing_key: str | None = None
+    postmark_webhook_user: str | None = None
+    postmark_webhook_password: str | None = None
+    resend_webhook_secret: str | None = None  # whsec_<base64>
     # Circuit breaker (D-3): open at this failure ratio over at least this many calls in the window.
     breaker_failure_ratio: float = Field(default=0.5, gt=0, le=1)
     breaker_min_calls: int = Field(default=10, ge=1)

@@ -13,6 +13,8 @@ from iep.bootstrap import Container
 from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
 from iep.messages.endpoints import router as messages_router
 from iep.observability.metrics import ScrapeMetrics
+from iep.provider_events.endpoints import ProviderEventsDeps
+from iep.provider_events.endpoints import router as provider_events_router
 from iep.suppressions.endpoints import router as suppressions_router
 from iep.templates.endpoints import router as templates_router
 
@@ -30,6 +32,9 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(messages_router)
     app.include_router(templates_router)
     app.include_router(suppressions_router)
+    # Provider events in: no API key, the provider's signature is the authentication.
+    app.state.provider_events = ProviderEventsDeps()
+    app.include_router(provider_events_router)
 
     metrics = ScrapeMetrics()
     queue = container.queue()  # connects lazily, on the first scrape

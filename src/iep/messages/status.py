@@ -54,3 +54,30 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 def can_move(current: Status, target: Status) -> bool:
     return target in TRANSITIONS[current]
+
+
+# What providers report after a send (F1), ranked by severity: a recipient's outcome, and the message's, only
+# ever moves up this ladder, so a late `delivered` never undoes a `bounced` and arrival order does not matter.
+# The ladder agrees with TRANSITIONS: each step up is a legal move from `sent` onwards.
+FEEDBACK_RANK: dict[Status, int] = {
+    Status.SENT: 0,
+    Status.DELIVERED: 1,
+    Status.BOUNCED: 2,  # a hard bounce only; a soft one changes nothing
+    Status.COMPLAINED: 3,
+}
+
+
+def feedback_moves(current: Status | None, target: Status) -> bool:
+    """Whether a recipient's outcome `current` (None: nothing heard yet) gives way to `target`."""
+    return FEEDBACK_RANK[target] > (FEEDBACK_RANK.get(current, 0) if current is not None else 0)
+
+
+def derived_message_status(current: Status, recipient_outcomes: list[Status]) -> Status:
+    """The message's status once its recipients' outcomes are known: the most severe outcome of any recipient
+    (complained > bounced > delivered > sent), and only when that is a legal forward move from `current`."""
+    if not recipient_outcomes:
+        return current
+    worst = max(recipient_outcomes, key=FEEDBACK_RANK.__getitem__)
+    if current in FEEDBACK_RANK and FEEDBACK_RANK[worst] <= FEEDBACK_RANK[current]:
+        return current
+    return worst if can_move(current, worst) else current

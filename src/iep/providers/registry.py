@@ -29,8 +29,10 @@ def build(kind: str, name: str, config: Mapping[str, Any], settings: Settings) -
         factory = _FACTORIES[kind]
     except KeyError:
         raise ProviderConfigError(f"unknown provider kind {kind!r}; one of {', '.join(KINDS)}") from None
+    # `webhook_*` keys are the account's provider-event secrets (iep.provider_events), not sending options.
+    sending = {k: v for k, v in config.items() if not k.startswith("webhook_")}
     try:
-        return factory(name, dict(config), settings)
+        return factory(name, sending, settings)
     except (TypeError, KeyError) as exc:
         raise ProviderConfigError(f"provider {name!r} ({kind}): {exc}") from None
 
