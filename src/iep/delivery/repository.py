@@ -14,6 +14,8 @@ from iep.kit.ids import uuid7
 from iep.messages.models import messages
 from iep.messages.repository import add_event
 from iep.messages.status import CLAIMABLE, Status
+from iep.tenant_webhooks import repository as tenant_webhooks
+from iep.tenant_webhooks.service import emit
 
 # Lock the row, take it if it is due or its holder's lease ran out, and write the `processing` event (and the
 # `ambiguous` one for a takeover): one statement, so one round trip in autocommit and one transaction.
@@ -96,23 +98,25 @@ def _held(message_id: uuid.UUID, owner: str) -> Any:
 
 
 # One statement in autocommit: the gap between the provider's "accepted" and our record of it is the only
-# moment a crash can cause a second send, so it is kept to a single round trip.
+# moment a crash can cause a second send, so it is kept to a single round trip. The tenant's `message.sent`
+# webhook events ride in the same statement, so they commit with the status or not at all.
 _RECORD_SENT = text(
-    """
+    f"""
 WITH u AS (
   UPDATE messages SET status = 'sent', provider = :provider, provider_msg_id = :provider_msg_id,
     rendered_subject = :subject, rendered_html = :html, rendered_text = :text, sent_at = :now,
     last_error = NULL, lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, updated_at = :now
   WHERE id = :id AND status = 'processing'
-  RETURNING id
-)
+  RETURNING id, tenant_id, "to", rendered_subject AS subject, provider, attempts
+), hooks AS ({tenant_webhooks.emit_sql("u")})
 INSERT INTO events (id, message_id, type, payload, created_at)
 VALUES (:event_id, :id, 'sent', :payload, :now)
-"""
+"""  # noqa: S608 - only constant SQL fragments are interpolated, never input
 ).bindparams(
     bindparam("id", type_=UUID(as_uuid=True)),
     bindparam("event_id", type_=UUID(as_uuid=True)),
     bindparam("payload", type_=JSONB),
+    *tenant_webhooks.EMIT_BINDS,
 )
 
 
@@ -144,6 +148,8 @@ async def record_sent(
                 "providerMessageId": provider_message_id,
                 "response": response[:500],
             },
+            "wh_event": "message.sent",
+            "wh_data": {"providerMessageId": provider_message_id},
         },
     )
 
@@ -160,7 +166,7 @@ async def record_retry(
     code: int | None,
     provider: str | None,
 ) -> None:
-    await conn.execute(
+    held = await conn.execute(
         update(messages)
         .where(_held(message_id, owner))
         .values(
@@ -172,7 +178,9 @@ async def record_retry(
             lease_until=None,
             updated_at=now,
         )
+        .returning(messages.c.tenant_id)
     )
+    tenant_id = held.scalar_one_or_none()
     await add_event(
         conn,
         message_id,
@@ -186,6 +194,9 @@ async def record_retry(
             "provider": provider,
         },
     )
+    if tenant_id is not None:
+        data = {"error": error, "nextAttemptAt": at.isoformat()}
+        await emit(conn, tenant_id=tenant_id, message_id=message_id, event_type="message.retrying", data=data, now=now)
 
 
 async def record_failed(
@@ -200,7 +211,7 @@ async def record_failed(
     provider: str | None,
     dead_letter: bool,
 ) -> None:
-    await conn.execute(
+    held = await conn.execute(
         update(messages)
         .where(_held(message_id, owner))
         .values(
@@ -213,8 +224,13 @@ async def record_failed(
             dead_lettered_at=now if dead_letter else None,
             updated_at=now,
         )
+        .returning(messages.c.tenant_id)
     )
+    tenant_id = held.scalar_one_or_none()
     payload = {"error": error, "code": code, "reason": reason, "provider": provider}
     if dead_letter:
         await add_event(conn, message_id, "dlq", now, payload)
     await add_event(conn, message_id, Status.FAILED.value, now, payload)
+    if tenant_id is not None:  # the tenant's webhook events, in this same transaction
+        data = {"error": error, "reason": reason}
+        await emit(conn, tenant_id=tenant_id, message_id=message_id, event_type="message.failed", data=data, now=now)

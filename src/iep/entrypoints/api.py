@@ -14,6 +14,7 @@ from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
 from iep.messages.endpoints import router as messages_router
 from iep.observability.metrics import ScrapeMetrics
 from iep.templates.endpoints import router as templates_router
+from iep.tenant_webhooks.endpoints import router as webhooks_router
 
 
 def create_app(container: Container) -> FastAPI:
@@ -28,6 +29,7 @@ def create_app(container: Container) -> FastAPI:
     problems.install(app)
     app.include_router(messages_router)
     app.include_router(templates_router)
+    app.include_router(webhooks_router)
 
     metrics = ScrapeMetrics()
     queue = container.queue()  # connects lazily, on the first scrape

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, Table, Update, select, update
+from sqlalchemy import Delete, Select, Table, Update, delete, select, update
 
 
 def scoped_select(table: Table, tenant_id: uuid.UUID, *columns: Any) -> Select[Any]:
@@ -15,3 +15,7 @@ def scoped_select(table: Table, tenant_id: uuid.UUID, *columns: Any) -> Select[A
 
 def scoped_update(table: Table, tenant_id: uuid.UUID) -> Update:
     return update(table).where(table.c.tenant_id == tenant_id)
+
+
+def scoped_delete(table: Table, tenant_id: uuid.UUID) -> Delete:
+    return delete(table).where(table.c.tenant_id == tenant_id)
