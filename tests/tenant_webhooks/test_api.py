@@ -114,9 +114,7 @@ async def test_another_tenants_ids_are_not_found_everywhere(
     delivery_id = log[0]["id"]
 
     other = await make_tenant(hooks, "globex", scopes=("send", "read"))
-    own = await api.post(
-        "/v1/webhooks", json={"url": receiver.url, "events": ["message.sent"]}, headers=other.headers
-    )
+    own = await api.post("/v1/webhooks", json={"url": receiver.url, "events": ["message.sent"]}, headers=other.headers)
     own_id = own.json()["id"]
     h = other.headers
     answers = [

@@ -176,9 +176,7 @@ async def test_eight_failures_disable_the_endpoint_and_replay_still_works(
         assert await emit(hooks, message_id, "message.sent") == 0
 
         receiver.answer = lambda _: (204, b"", {})
-        resp = await api.post(
-            f"/v1/webhooks/{endpoint_id}/deliveries/{log[0]['id']}/replay", headers=tenant.headers
-        )
+        resp = await api.post(f"/v1/webhooks/{endpoint_id}/deliveries/{log[0]['id']}/replay", headers=tenant.headers)
         assert resp.status_code == 202, resp.text
         assert resp.json()["webhookId"] == log[0]["webhookId"]
         dispatcher.wake()
