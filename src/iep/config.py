@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         parse_cidrs(value)  # raises ValueError naming the bad entry
         return value
 
+    @field_validator("webhook_allow_http", mode="before")
+    @classmethod
+    def _unset_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def webhooks_allow_http(self) -> bool:
         if self.webhook_allow_http is not None:

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from iep.bootstrap import Container
 from iep.kit.crypto import KeyRing
+from iep.messages.models import messages
 from iep.queue.port import WEBHOOK_QUEUE, Queue
 from iep.tenant_webhooks import service
-from iep.messages.models import messages
 from iep.tenant_webhooks.models import webhook_events
 from iep.tenant_webhooks.worker import Dispatcher, WebhookWorker
 from tests.conftest import TenantKey

@@ -85,7 +85,8 @@ async def test_retry_and_failure_writes_emit_in_their_own_transaction(
         await conn.rollback()  # the status write undone takes its webhook event with it
     rows = await events(hooks)
     assert [r["event_type"] for r in rows] == ["message.retrying"]
-    assert rows[0]["data"]["error"] == "421 busy" and rows[0]["data"]["attempts"] == 1
+    assert rows[0]["data"]["error"] == "421 busy"
+    assert rows[0]["data"]["attempts"] == 1
     async with hooks.engine.begin() as conn:
         await delivery_repo.record_failed(
             conn,
@@ -167,11 +168,13 @@ async def test_eight_failures_disable_the_endpoint_and_replay_still_works(
         got = (await api.get(f"/v1/webhooks/{endpoint_id}", headers=tenant.headers)).json()
         assert got["active"] is False
         assert got["disabledAt"] is not None
-        assert "all 8 attempts" in got["disabledReason"] and "HTTP 500" in got["disabledReason"]
+        assert "all 8 attempts" in got["disabledReason"]
+        assert "HTTP 500" in got["disabledReason"]
         log = (await api.get(f"/v1/webhooks/{endpoint_id}/deliveries", headers=tenant.headers)).json()["data"]
         assert [d["attempt"] for d in log] == list(range(MAX_ATTEMPTS, 0, -1))
         assert {d["statusCode"] for d in log} == {500}
-        assert all(len(d["responseBody"]) == 1024 and d["latencyMs"] >= 0 for d in log)
+        assert all(len(d["responseBody"]) == 1024 for d in log)
+        assert all(d["latencyMs"] >= 0 for d in log)
         # A new event is not owed to a disabled endpoint.
         assert await emit(hooks, message_id, "message.sent") == 0
 
@@ -182,11 +185,14 @@ async def test_eight_failures_disable_the_endpoint_and_replay_still_works(
         dispatcher.wake()
         await until(lambda: _count(receiver, MAX_ATTEMPTS + 1), what="the replay")
     log = (await api.get(f"/v1/webhooks/{endpoint_id}/deliveries", headers=tenant.headers)).json()["data"]
-    assert log[0]["replay"] is True and log[0]["success"] is True and log[0]["statusCode"] == 204
+    assert log[0]["replay"] is True
+    assert log[0]["success"] is True
+    assert log[0]["statusCode"] == 204
     assert {r.headers["webhook-id"] for r in receiver.received} == {log[0]["webhookId"]}
     assert_all_verified(receiver)
     # Still disabled until the tenant turns it back on.
     assert (await api.get(f"/v1/webhooks/{endpoint_id}", headers=tenant.headers)).json()["active"] is False
     again = await api.put(f"/v1/webhooks/{endpoint_id}", json={"active": True}, headers=tenant.headers)
-    assert again.json()["active"] is True and again.json()["disabledReason"] is None
+    assert again.json()["active"] is True
+    assert again.json()["disabledReason"] is None
     assert again.json()["consecutiveFailures"] == 0

@@ -83,7 +83,8 @@ async def test_sigkill_mid_run_loses_nothing_and_keeps_webhook_ids(
     expected = {f"evt_{r['id'].hex}" for r in rows}
     ids_by_event: dict[str, set[str]] = defaultdict(set)
     for got in receiver.received:
-        assert got.standard_ok and got.iep_ok
+        assert got.standard_ok
+        assert got.iep_ok
         ids_by_event[got.json()["id"]].add(got.headers["webhook-id"])
     assert set(ids_by_event) == expected, "every event reached the receiver"
     assert all(ids == {event} for event, ids in ids_by_event.items()), "a redelivery keeps its webhook-id"

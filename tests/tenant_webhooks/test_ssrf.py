@@ -102,17 +102,22 @@ class Dials:
     def __init__(self) -> None:
         self.targets: list[tuple[str, int]] = []
 
-    async def __call__(self, host: str, port: int, timeout: float | None) -> httpcore.AsyncNetworkStream:
+    async def __call__(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None,  # noqa: ASYNC109 - the dialer's signature
+    ) -> httpcore.AsyncNetworkStream:
         self.targets.append((host, port))
         assert ipaddress.ip_address(host).is_loopback, f"a test tried to connect to {host}"
         return await httpcore.AnyIOBackend().connect_tcp(host, port, timeout=timeout)
 
 
 @pytest.fixture
-def dials(monkeypatch: pytest.MonkeyPatch) -> Iterator[Dials]:
+def dials(monkeypatch: pytest.MonkeyPatch) -> Dials:
     recorder = Dials()
     monkeypatch.setattr(sender_module, "dial", recorder)
-    yield recorder
+    return recorder
 
 
 @contextmanager
@@ -134,7 +139,8 @@ async def test_refused_at_delivery_before_any_connection(url: str, dials: Dials)
     sender = WebhookSender(Guard(allow_http=False, resolver=fake_resolver), connect_timeout=1, total_timeout=2)
     result = await sender.post(url, b"{}", {})
     assert not result.success
-    assert result.error is not None and result.error.startswith("refused:"), result.error
+    assert result.error is not None, result.error
+    assert result.error.startswith("refused:"), result.error
     assert dials.targets == []
     await sender.close()
 
@@ -193,7 +199,9 @@ async def test_an_answer_that_changes_after_the_check_cannot_move_the_connection
         assert receiver.received[0].headers["host"] == f"rebind.example:{receiver.port}"
         # The next attempt resolves again, sees the internal address, and never connects.
         second = await sender.post(url, b"{}", {})
-        assert not second.success and second.error is not None and "10.0.0.7" in second.error
+        assert not second.success
+        assert second.error is not None
+        assert "10.0.0.7" in second.error
         assert dials.targets == [("127.0.0.1", receiver.port)]
         await sender.close()
 
@@ -206,7 +214,8 @@ async def test_a_redirect_to_an_internal_address_is_not_followed(dials: Dials) -
         )
         result = await sender.post(receiver.url, b"{}", {})
         await sender.close()
-    assert not result.success and result.status_code == 302
+    assert not result.success
+    assert result.status_code == 302
     assert result.error == "redirect (302) not followed"
     assert dials.targets == [("127.0.0.1", receiver.port)]
     assert len(receiver.received) == 1
@@ -219,12 +228,15 @@ async def test_the_answer_is_read_up_to_a_bound_and_time_is_bounded(dials: Dials
             Guard(allow_http=True, allowed=parse_cidrs("127.0.0.0/8")), connect_timeout=1, total_timeout=1
         )
         big = await sender.post(receiver.url, b"{}", {})
-        assert big.success and big.response_body == "x" * 1024
+        assert big.success
+        assert big.response_body == "x" * 1024
         receiver.answer = lambda _: (200, b"late", {})
         receiver.hold_seconds = 2.5
         slow = await sender.post(receiver.url, b"{}", {})
         await sender.close()
-    assert not slow.success and slow.error is not None and "within 1 s" in slow.error
+    assert not slow.success
+    assert slow.error is not None
+    assert "within 1 s" in slow.error
     assert slow.latency_ms < 2000
 
 
