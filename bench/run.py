@@ -31,6 +31,7 @@ from bench import (
     render_engines,
     report,
     scratch,
+    webhooks,
 )
 from bench.accept import Api
 from bench.payload import send_body
@@ -56,10 +57,11 @@ class Sizes:
     all_messages: int
     profile_seconds: float
     provider_events: int
+    webhooks: int
 
 
-FULL = Sizes(10, 2000, 5000, 10, 10, 5000, 1000, 2000, 1000, 10, 5000)
-QUICK = Sizes(2, 200, 600, 2, 2, 500, 150, 200, 200, 3, 500)
+FULL = Sizes(10, 2000, 5000, 10, 10, 5000, 1000, 2000, 1000, 10, 5000, 3000)
+QUICK = Sizes(2, 200, 600, 2, 2, 500, 150, 200, 200, 3, 500, 300)
 SMTP_CONNECTIONS = 16
 ACCEPT_CONNECTIONS = [1, 16, 64]
 E2E_CONNECTIONS = 16
@@ -345,6 +347,18 @@ class Bench:
             procs.stop(proc)
             procs.stop(sink)
 
+    async def webhooks(self, url: str) -> None:
+        self.say("tenant webhooks: role webhooks → local receiver")
+        rate, bare = await webhooks.measure(url, self.logs, self.sizes.webhooks)
+        self.rows.append(
+            report.compared(
+                f"tenant webhooks delivered (role webhooks, postgres queue, {webhooks.CONCURRENCY} in flight)",
+                rate,
+                "the receiver from a bare httpx loop",
+                bare,
+            )
+        )
+
     def memory_rows(self) -> None:
         for role in ("api", "worker", "relay", "all"):
             if role not in self.idle_rss:
@@ -423,6 +437,7 @@ async def main(args: argparse.Namespace) -> int:
             await bench.render()
             await bench.end_to_end(url, sender.api_key, smtp)
             await bench.role_all(url, sender.api_key)
+            await bench.webhooks(url)
             bench.memory_rows()
             if args.profile:
                 await bench.profiles(url, sender.api_key)

@@ -27,7 +27,8 @@ from tests.support.smtp_sink import SmtpSink
 ADMIN_URL = os.environ.get("IEP_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES = (
     "tenants, api_keys, messages, attachments, events, suppression_list, bounce_counts, webhook_endpoints, "
-    "allowed_sender_domains, outbox, queue_jobs, provider_events, message_recipients, provider_event_nonces"
+    "allowed_sender_domains, outbox, queue_jobs, provider_events, message_recipients, provider_event_nonces, "
+    "webhook_events, webhook_deliveries"
 )
 
 

@@ -27,13 +27,16 @@ from iep.messages.group_commit import GroupCommit
 from iep.messages.service import AcceptLimits
 from iep.providers import registry
 from iep.providers.base import Provider
-from iep.queue.port import Queue
+from iep.queue.port import SEND_QUEUE, Queue
 from iep.queue.postgres import PostgresQueue
 from iep.rendering.catalog import TemplateCatalog
 from iep.rendering.compile_cache import CompileCache, CompileLock, FileLock, PostgresLock, RedisLock, RedisStore
 from iep.rendering.renderer import Renderer
 from iep.suppressions import service as suppressions
 from iep.tenancy.auth import Authenticator
+from iep.tenant_webhooks.sender import WebhookSender
+from iep.tenant_webhooks.ssrf import Guard, Resolver, parse_cidrs, system_resolver
+from iep.tenant_webhooks.tasks import LEASE_MARGIN_SECONDS, WebhookDeps
 
 
 @dataclass
@@ -55,12 +58,36 @@ class Container:
     _queues: list[Queue] = field(default_factory=list)
     # A renderer passed in by the caller (tests share one) is the caller's to close.
     owns_renderer: bool = True
+    # How webhook hosts are resolved for the SSRF guard (tests inject answers).
+    resolver: Resolver = system_resolver
 
-    def queue(self) -> Queue:
+    def queue(self, name: str = SEND_QUEUE) -> Queue:
         """A new handle on the configured backend (each part of a role consumes or publishes on its own)."""
-        queue = make_queue(self.settings, self.engine, self.database_url, self.clock, self.worker_id)
+        queue = make_queue(self.settings, self.engine, self.database_url, self.clock, self.worker_id, name)
         self._queues.append(queue)
         return queue
+
+    def webhook_guard(self) -> Guard:
+        s = self.settings
+        return Guard(
+            allow_http=s.webhooks_allow_http, allowed=parse_cidrs(s.webhook_allowed_cidrs), resolver=self.resolver
+        )
+
+    def webhook_deps(self) -> WebhookDeps:
+        s = self.settings
+        sender = WebhookSender(
+            self.webhook_guard(),
+            connect_timeout=s.webhook_connect_timeout_seconds,
+            total_timeout=s.webhook_timeout_seconds,
+        )
+        return WebhookDeps(
+            engine=self.engine,
+            sender=sender,
+            clock=self.clock,
+            keyring=self.keyring,
+            worker_id=self.worker_id,
+            lease=timedelta(seconds=s.webhook_timeout_seconds + LEASE_MARGIN_SECONDS),
+        )
 
     @property
     def router(self) -> ProviderRouter:
@@ -119,13 +146,21 @@ class Container:
         await self.engine.dispose()
 
 
-def make_queue(settings: Settings, engine: AsyncEngine, database_url: str, clock: Clock, worker_id: str) -> Queue:
+def make_queue(
+    settings: Settings,
+    engine: AsyncEngine,
+    database_url: str,
+    clock: Clock,
+    worker_id: str,
+    name: str = SEND_QUEUE,
+) -> Queue:
     backend = settings.queue_backend
+    concurrency = settings.worker_concurrency if name == SEND_QUEUE else settings.webhook_concurrency
     if backend is QueueBackend.RABBITMQ:
         from iep.queue.rabbitmq import RabbitQueue
 
         assert settings.rabbitmq_url is not None  # checked by Settings
-        return RabbitQueue(settings.rabbitmq_url, clock, prefetch=settings.worker_concurrency)
+        return RabbitQueue(settings.rabbitmq_url, clock, prefetch=concurrency, queue=name)
     if backend is QueueBackend.REDIS:
         from iep.queue.redis_bullmq import RedisQueue
 
@@ -133,9 +168,10 @@ def make_queue(settings: Settings, engine: AsyncEngine, database_url: str, clock
         return RedisQueue(
             settings.redis_url,
             clock,
-            concurrency=settings.worker_concurrency,
+            concurrency=concurrency,
             lock_seconds=settings.worker_lease_seconds,
             stalled_check_seconds=settings.queue_stalled_check_seconds,
+            queue=name,
         )
     return PostgresQueue(
         engine,
@@ -143,7 +179,8 @@ def make_queue(settings: Settings, engine: AsyncEngine, database_url: str, clock
         clock,
         worker_id=worker_id,
         lease_seconds=settings.worker_lease_seconds,
-        batch_size=min(settings.worker_concurrency, 64),
+        batch_size=min(concurrency, 64),
+        queue=name,
     )
 
 

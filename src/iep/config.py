@@ -13,6 +13,7 @@ class Role(StrEnum):
     API = "api"
     WORKER = "worker"
     RELAY = "relay"
+    WEBHOOKS = "webhooks"
     ALL = "all"
     DEV = "dev"
 
@@ -119,6 +120,14 @@ class Settings(BaseSettings):
     # redis backend: how often BullMQ looks for jobs whose consumer died.
     queue_stalled_check_seconds: float = Field(default=15.0, gt=0)
 
+    # Tenant webhooks (F4, S9). Internal receivers an operator allows despite the SSRF guard, e.g.
+    # "10.0.0.0/8,127.0.0.0/8"; plain http:// receivers (unset: allowed only in the `dev` role).
+    webhook_allowed_cidrs: str = ""
+    webhook_allow_http: bool | None = None
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    webhook_concurrency: int = Field(default=16, ge=1, le=1024)
+
     max_body_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(default=50, ge=1, le=1000)
     render_timeout_ms: int = Field(default=200, ge=1, le=60_000)
@@ -145,6 +154,25 @@ class Settings(BaseSettings):
         if self.queue_backend is QueueBackend.REDIS and not self.redis_url:
             raise ValueError("REDIS_URL is required when QUEUE_BACKEND=redis")
         return self
+
+    @field_validator("webhook_allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        from iep.tenant_webhooks.ssrf import parse_cidrs
+
+        parse_cidrs(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("webhook_allow_http", mode="before")
+    @classmethod
+    def _unset_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def webhooks_allow_http(self) -> bool:
+        if self.webhook_allow_http is not None:
+            return self.webhook_allow_http
+        return self.service_role is Role.DEV
 
     @field_validator("iep_encryption_key")
     @classmethod

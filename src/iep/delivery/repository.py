@@ -15,6 +15,8 @@ from iep.kit.ids import uuid7
 from iep.messages.models import events, messages
 from iep.messages.repository import add_event
 from iep.messages.status import CLAIMABLE, Status
+from iep.tenant_webhooks import repository as tenant_webhooks
+from iep.tenant_webhooks.service import emit
 
 # Every column by name: the migrated table's column order is not the declared one (ALTER TABLE appends), and
 # a textual select is mapped onto `.columns(...)` by position. tests/test_architecture.py forbids `*` in raw SQL.
@@ -102,23 +104,25 @@ def _held(message_id: uuid.UUID, owner: str) -> Any:
 
 
 # One statement in autocommit: the gap between the provider's "accepted" and our record of it is the only
-# moment a crash can cause a second send, so it is kept to a single round trip.
+# moment a crash can cause a second send, so it is kept to a single round trip. The tenant's `message.sent`
+# webhook events ride in the same statement, so they commit with the status or not at all.
 _RECORD_SENT = text(
-    """
+    f"""
 WITH u AS (
   UPDATE messages SET status = 'sent', provider = :provider, provider_msg_id = :provider_msg_id,
     rendered_subject = :subject, rendered_html = :html, rendered_text = :text, sent_at = :now,
     last_error = NULL, lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, updated_at = :now
   WHERE id = :id AND status = 'processing'
-  RETURNING id
-)
+  RETURNING id, tenant_id, "to", rendered_subject AS subject, provider, attempts
+), hooks AS ({tenant_webhooks.emit_sql("u")})
 INSERT INTO events (id, message_id, type, payload, created_at)
 VALUES (:event_id, :id, 'sent', :payload, :now)
-"""
+"""  # noqa: S608 - only constant SQL fragments are interpolated, never input
 ).bindparams(
     bindparam("id", type_=UUID(as_uuid=True)),
     bindparam("event_id", type_=UUID(as_uuid=True)),
     bindparam("payload", type_=JSONB),
+    *tenant_webhooks.EMIT_BINDS,
 )
 
 
@@ -154,6 +158,8 @@ async def record_sent(
             "text": text_part,
             "now": now,
             "payload": payload,
+            "wh_event": "message.sent",
+            "wh_data": {"providerMessageId": provider_message_id},
         },
     )
 
@@ -170,7 +176,7 @@ async def record_retry(
     code: int | None,
     provider: str | None,
 ) -> None:
-    await conn.execute(
+    held = await conn.execute(
         update(messages)
         .where(_held(message_id, owner))
         .values(
@@ -182,7 +188,9 @@ async def record_retry(
             lease_until=None,
             updated_at=now,
         )
+        .returning(messages.c.tenant_id)
     )
+    tenant_id = held.scalar_one_or_none()
     await add_event(
         conn,
         message_id,
@@ -196,6 +204,9 @@ async def record_retry(
             "provider": provider,
         },
     )
+    if tenant_id is not None:
+        data = {"error": error, "nextAttemptAt": at.isoformat()}
+        await emit(conn, tenant_id=tenant_id, message_id=message_id, event_type="message.retrying", data=data, now=now)
 
 
 async def record_crash(conn: AsyncConnection, message_id: uuid.UUID, now: datetime, detail: dict[str, Any]) -> int:
@@ -219,7 +230,7 @@ async def record_failed(
     provider: str | None,
     dead_letter: bool,
 ) -> None:
-    await conn.execute(
+    held = await conn.execute(
         update(messages)
         .where(_held(message_id, owner))
         .values(
@@ -232,18 +243,23 @@ async def record_failed(
             dead_lettered_at=now if dead_letter else None,
             updated_at=now,
         )
+        .returning(messages.c.tenant_id)
     )
+    tenant_id = held.scalar_one_or_none()
     payload = {"error": error, "code": code, "reason": reason, "provider": provider}
     if dead_letter:
         await add_event(conn, message_id, "dlq", now, payload)
     await add_event(conn, message_id, Status.FAILED.value, now, payload)
+    if tenant_id is not None:  # the tenant's webhook events, in this same transaction
+        data = {"error": error, "reason": reason}
+        await emit(conn, tenant_id=tenant_id, message_id=message_id, event_type="message.failed", data=data, now=now)
 
 
 async def record_suppressed(
     conn: AsyncConnection, message_id: uuid.UUID, owner: str, now: datetime, *, dropped: Sequence[str]
 ) -> bool:
     """Every recipient is suppressed: the message ends `suppressed` without a provider call (F3)."""
-    row = (
+    tenant_id = (
         await conn.execute(
             update(messages)
             .where(_held(message_id, owner))
@@ -254,10 +270,12 @@ async def record_suppressed(
                 next_attempt_at=None,
                 updated_at=now,
             )
-            .returning(messages.c.id)
+            .returning(messages.c.tenant_id)
         )
-    ).one_or_none()
-    if row is None:  # the lease was lost to another worker, whose record stands
+    ).scalar_one_or_none()
+    if tenant_id is None:  # the lease was lost to another worker, whose record stands
         return False
-    await add_event(conn, message_id, Status.SUPPRESSED.value, now, {"suppressedRecipients": list(dropped)})
+    data = {"suppressedRecipients": list(dropped)}
+    await add_event(conn, message_id, Status.SUPPRESSED.value, now, data)
+    await emit(conn, tenant_id=tenant_id, message_id=message_id, event_type="message.suppressed", data=data, now=now)
     return True

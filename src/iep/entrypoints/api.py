@@ -17,6 +17,7 @@ from iep.provider_events.endpoints import ProviderEventsDeps
 from iep.provider_events.endpoints import router as provider_events_router
 from iep.suppressions.endpoints import router as suppressions_router
 from iep.templates.endpoints import router as templates_router
+from iep.tenant_webhooks.endpoints import router as webhooks_router
 
 
 def create_app(container: Container) -> FastAPI:
@@ -35,6 +36,7 @@ def create_app(container: Container) -> FastAPI:
     # Provider events in: no API key, the provider's signature is the authentication.
     app.state.provider_events = ProviderEventsDeps()
     app.include_router(provider_events_router)
+    app.include_router(webhooks_router)
 
     metrics = ScrapeMetrics()
     queue = container.queue()  # connects lazily, on the first scrape

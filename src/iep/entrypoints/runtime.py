@@ -21,6 +21,8 @@ from iep.kit.embedded_pg import ensure_embedded
 from iep.kit.selftest import ensure_safe_interpreter
 from iep.outbox.relay import Relay
 from iep.outbox.sweeper import Sweeper
+from iep.queue.port import WEBHOOK_QUEUE
+from iep.tenant_webhooks.worker import Dispatcher, WebhookWorker
 
 log = structlog.get_logger("iep.run")
 
@@ -90,6 +92,22 @@ async def run_role(settings: Settings, role: Role) -> None:
             interval_seconds=settings.queue_sweep_interval_seconds,
         )
         parts.append(("sweeper", sweeper.run, sweeper.stop))
+    if role in (Role.WEBHOOKS, Role.ALL, Role.DEV):
+        dispatcher = Dispatcher(
+            container.engine,
+            container.queue(WEBHOOK_QUEUE),
+            container.clock,
+            batch_size=settings.relay_batch_size,
+            stale_seconds=settings.queue_sweep_after_seconds,
+        )
+        parts.append(("webhook-dispatcher", dispatcher.run, dispatcher.stop))
+        webhooks = WebhookWorker(
+            container.queue(WEBHOOK_QUEUE),
+            container.webhook_deps(),
+            concurrency=settings.webhook_concurrency,
+            grace_seconds=settings.worker_shutdown_grace_seconds,
+        )
+        parts.append(("webhooks", webhooks.run, webhooks.stop))
 
     if role is Role.DEV:
         from iep.entrypoints.dev import announce

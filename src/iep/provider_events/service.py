@@ -23,6 +23,7 @@ from iep.provider_events import repository
 from iep.provider_events.parsers.base import WebhookCredentials, normalize_msg_id
 from iep.provider_events.vocabulary import BounceKind, EventType, ProviderEvent
 from iep.suppressions import service as suppressions
+from iep.tenant_webhooks import service as tenant_webhooks
 
 # Events that change no status still join the message's history, under these `events.type` names.
 _ACTIVITY = {
@@ -183,7 +184,21 @@ async def _apply(
             message_status=statuses[mid],
             now=now,
         )
-        # Same transaction: an address that bounced hard enough, or complained, is never mailed again (F3).
+        # Same transaction: the tenant hears of it (F4) and an address that bounced hard enough, or complained, is
+        # never mailed again (F3) — or neither happens and the provider's retry brings the event back.
+        await tenant_webhooks.emit(
+            conn,
+            tenant_id=message["tenant_id"],
+            message_id=mid,
+            event_type=f"message.{outcome.value}",
+            data={
+                "recipient": recipient,
+                "bounceType": event.bounce.value if event.bounce else None,
+                "diagnostic": event.diagnostic,
+                "providerEventId": event.event_id,
+            },
+            now=now,
+        )
         await suppressions.record_feedback(
             conn,
             tenant_id=message["tenant_id"],

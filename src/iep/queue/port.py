@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 SEND_QUEUE = "mail.send"
+# Tenant webhooks have a queue of their own on every backend; a job's `message_id` is then a webhook event id.
+WEBHOOK_QUEUE = "mail.webhook"
 DEAD_LETTER_QUEUE = "mail.dlq"
 PRIORITY_NAMES = ("high", "normal", "low")  # index = rank: 0 high, 1 normal, 2 low
 

@@ -33,13 +33,13 @@ from aio_pika.abc import (
 )
 
 from iep.kit.clock import Clock
-from iep.queue import codec
+from iep.queue import codec, port
 from iep.queue.port import DEAD_LETTER_QUEUE, PRIORITY_NAMES, SEND_QUEUE, Depth, Job
 
 log = structlog.get_logger("iep.queue.rabbitmq")
 
 EXCHANGE = "mail.exchange"
-WEBHOOK_QUEUE = "mail.webhook"
+WEBHOOK_QUEUE = port.WEBHOOK_QUEUE
 RETRY_TIERS_MS = (250, 1_000, 5_000, 15_000, 60_000, 300_000, 900_000, 3_600_000, 21_600_000, 86_400_000)
 PUBLISH_TIMEOUT_SECONDS = 10.0
 DECLARE_TIMEOUT_SECONDS = 30.0
@@ -87,7 +87,10 @@ class RabbitQueue:
         prefetch: int,
         delivery_limit: int = 20,
         timeout: float = PUBLISH_TIMEOUT_SECONDS,
+        queue: str = SEND_QUEUE,
     ) -> None:
+        # `queue=WEBHOOK_QUEUE`: publish to and consume from `mail.webhook` alone (no priorities).
+        self._webhooks = queue == WEBHOOK_QUEUE
         self._url = url
         self._timeout = timeout
         self._clock = clock
@@ -180,13 +183,19 @@ class RabbitQueue:
             # The routing key names the send queue even through a tier: dead-lettering keeps it.
             await exchange.publish(
                 self._message(job),
-                routing_key=send_queue(job.priority),
+                routing_key=self._route(job),
                 mandatory=True,
                 timeout=self._timeout,
             )
         except BROKER_ERRORS:
             self._exchange = None  # reconnect on the next publish
             raise
+
+    def _route(self, job: Job) -> str:
+        return WEBHOOK_QUEUE if self._webhooks else send_queue(job.priority)
+
+    def _consumed(self) -> list[str]:
+        return [WEBHOOK_QUEUE] if self._webhooks else [send_queue(r) for r in range(len(PRIORITY_NAMES))]
 
     async def publish(self, jobs: Sequence[Job], *, connection: Any = None) -> None:
         # Each publish returns on the broker's confirm; a failure raises, so the caller keeps its outbox rows.
@@ -196,7 +205,7 @@ class RabbitQueue:
         while not self._stopping.is_set():
             try:
                 await asyncio.wait_for(self._subscribe(), timeout=DECLARE_TIMEOUT_SECONDS)
-                log.info("queue_consuming", queues=[send_queue(r) for r in range(len(PRIORITY_NAMES))])
+                log.info("queue_consuming", queues=self._consumed())
             except BROKER_ERRORS as exc:
                 log.warning("queue_consume_failed", error=str(exc)[:200] or type(exc).__name__)
                 await self._pause(1.0)
@@ -224,8 +233,8 @@ class RabbitQueue:
         self._consuming.close_callbacks.add(lambda *_: self._arrived.set())
         channel = await self._consuming.channel()
         await channel.set_qos(prefetch_count=self._prefetch)
-        for rank in range(len(PRIORITY_NAMES)):
-            queue = await channel.get_queue(send_queue(rank), ensure=False)
+        for rank, name in enumerate(self._consumed()):
+            queue = await channel.get_queue(name, ensure=False)
             tag = await queue.consume(self._receiver(rank))
             self._consumers.append((queue, tag))
 
@@ -300,7 +309,7 @@ class RabbitQueue:
                 queue = await channel.declare_queue(name, passive=True)
                 return int(queue.declaration_result.message_count or 0)
 
-            ready = sum([await count(send_queue(r)) for r in range(len(PRIORITY_NAMES))])
+            ready = sum([await count(name) for name in self._consumed()])
             delayed = sum([await count(tier_name(ms)) for ms in RETRY_TIERS_MS])
             dead = await count(DEAD_LETTER_QUEUE)
         return Depth(ready=ready, delayed=delayed, dead=dead)

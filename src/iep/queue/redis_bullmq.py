@@ -54,7 +54,9 @@ class RedisQueue:
         lock_seconds: float = 30.0,
         stalled_check_seconds: float = 15.0,
         prefix: str = PREFIX,
+        queue: str = SEND_QUEUE,
     ) -> None:
+        self._queue_name = queue
         self._url = url
         self._clock = clock
         self._concurrency = concurrency
@@ -70,7 +72,7 @@ class RedisQueue:
 
     def _bull(self) -> BullQueue:
         if self._queue is None:
-            self._queue = BullQueue(SEND_QUEUE, {"connection": self._url, "prefix": self._prefix})
+            self._queue = BullQueue(self._queue_name, {"connection": self._url, "prefix": self._prefix})
         return self._queue
 
     def _options(self, job: Job) -> dict[str, Any]:
@@ -93,7 +95,7 @@ class RedisQueue:
 
     async def consume(self) -> AsyncIterator[Job]:
         self._worker = BullWorker(
-            SEND_QUEUE,
+            self._queue_name,
             self._process,
             {
                 "connection": self._url,

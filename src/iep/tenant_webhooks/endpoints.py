@@ -1,0 +1,194 @@
+"""HTTP for tenant webhooks (A10, F4): register, list, read, change, remove; the delivery log and replay."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from iep.api.auth import require
+from iep.api.body import read_json
+from iep.kit.problems import NotFound, ValidationFailed
+from iep.tenancy.context import TenantContext
+from iep.tenant_webhooks import service, signing
+from iep.tenant_webhooks.schemas import (
+    DeliveryOut,
+    DeliveryPage,
+    EndpointCreate,
+    EndpointCreated,
+    EndpointList,
+    EndpointOut,
+    EndpointUpdate,
+    Replayed,
+)
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+Body = TypeVar("Body", bound=BaseModel)
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {"application/problem+json": {}}}
+    for code, text in {
+        400: "Malformed JSON or query",
+        401: "Missing or invalid API key",
+        403: "Scope missing or tenant suspended",
+        404: "No such webhook endpoint or delivery for this tenant",
+        409: "The event is being delivered right now",
+        413: "Body too large",
+        415: "Not JSON",
+        422: "Invalid fields, an unknown event type (the allowed ones listed), or a URL the SSRF guard refuses",
+        503: "IEP_ENCRYPTION_KEY is not set, so secrets cannot be stored",
+    }.items()
+}
+
+
+def _doc(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}},
+        }
+    }
+
+
+async def _body(request: Request, model: type[Body]) -> Body:
+    payload = await read_json(request, 64 * 1024)
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            [
+                {"field": ".".join(str(p) for p in e["loc"]) or "body", "code": e["type"], "message": e["msg"]}
+                for e in exc.errors()
+            ]
+        ) from None
+
+
+def _id(raw: str, what: str = "webhook endpoint") -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        # A malformed id is as unknown as another tenant's: same answer (S7).
+        raise NotFound(f"no such {what}") from None
+
+
+def _out(row: dict[str, Any]) -> EndpointOut:
+    return EndpointOut.model_validate(row)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EndpointCreated,
+    responses=_PROBLEMS,
+    openapi_extra=_doc(EndpointCreate),
+    summary="Register a webhook endpoint; the signing secret is in this answer only",
+)
+async def create_endpoint(
+    request: Request, response: Response, ctx: Annotated[TenantContext, Depends(require("send"))]
+) -> EndpointCreated:
+    container = request.app.state.container
+    body = await _body(request, EndpointCreate)
+    async with container.engine.begin() as conn:
+        row, secret = await service.create_endpoint(
+            conn,
+            ctx.tenant_id,
+            body,
+            guard=container.webhook_guard(),
+            keyring=container.keyring,
+            now=container.clock.now(),
+        )
+    response.headers["Location"] = f"/v1/webhooks/{row['id']}"
+    return EndpointCreated.model_validate({**row, "secret": secret})
+
+
+@router.get("", response_model=EndpointList, responses=_PROBLEMS, summary="The tenant's webhook endpoints")
+async def list_endpoints(request: Request, ctx: Annotated[TenantContext, Depends(require("read"))]) -> EndpointList:
+    async with request.app.state.container.engine.connect() as conn:
+        rows = await service.list_endpoints(conn, ctx.tenant_id)
+    return EndpointList(data=[_out(r) for r in rows])
+
+
+@router.get("/{endpoint_id}", response_model=EndpointOut, responses=_PROBLEMS, summary="One webhook endpoint")
+async def get_endpoint(
+    endpoint_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("read"))]
+) -> EndpointOut:
+    async with request.app.state.container.engine.connect() as conn:
+        return _out(await service.get_endpoint(conn, ctx.tenant_id, _id(endpoint_id)))
+
+
+@router.put(
+    "/{endpoint_id}",
+    response_model=EndpointOut,
+    responses=_PROBLEMS,
+    openapi_extra=_doc(EndpointUpdate),
+    summary="Change an endpoint's URL, events or description; `active: true` re-enables a disabled one",
+)
+async def update_endpoint(
+    endpoint_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
+) -> EndpointOut:
+    container = request.app.state.container
+    eid = _id(endpoint_id)
+    body = await _body(request, EndpointUpdate)
+    async with container.engine.begin() as conn:
+        row = await service.update_endpoint(
+            conn, ctx.tenant_id, eid, body, guard=container.webhook_guard(), now=container.clock.now()
+        )
+    return _out(row)
+
+
+@router.delete("/{endpoint_id}", status_code=204, responses=_PROBLEMS, summary="Remove an endpoint and its log")
+async def delete_endpoint(
+    endpoint_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
+) -> Response:
+    async with request.app.state.container.engine.begin() as conn:
+        await service.delete_endpoint(conn, ctx.tenant_id, _id(endpoint_id))
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{endpoint_id}/deliveries",
+    response_model=DeliveryPage,
+    responses=_PROBLEMS,
+    summary="Every delivery attempt to this endpoint, newest first",
+)
+async def list_deliveries(
+    endpoint_id: str,
+    request: Request,
+    ctx: Annotated[TenantContext, Depends(require("read"))],
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> DeliveryPage:
+    async with request.app.state.container.engine.connect() as conn:
+        rows, next_cursor = await service.list_deliveries(
+            conn, ctx.tenant_id, _id(endpoint_id), limit=limit, cursor=cursor
+        )
+    data = [
+        DeliveryOut.model_validate(
+            {
+                **r,
+                "webhook_id": signing.webhook_id(r["event_id"]),
+                "event": r["event_type"],
+            }
+        )
+        for r in rows
+    ]
+    return DeliveryPage(data=data, nextCursor=next_cursor, limit=limit)
+
+
+@router.post(
+    "/{endpoint_id}/deliveries/{delivery_id}/replay",
+    status_code=202,
+    response_model=Replayed,
+    responses=_PROBLEMS,
+    summary="Send the delivery's event once more (same webhook-id), even to a disabled endpoint",
+)
+async def replay_delivery(
+    endpoint_id: str, delivery_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
+) -> Replayed:
+    container = request.app.state.container
+    eid, did = _id(endpoint_id), _id(delivery_id, "delivery")
+    async with container.engine.begin() as conn:
+        event_id = await service.replay(conn, ctx.tenant_id, eid, did, container.clock.now())
+    return Replayed(eventId=event_id, webhookId=signing.webhook_id(event_id), status="pending")
