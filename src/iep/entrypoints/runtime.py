@@ -13,9 +13,11 @@ import structlog
 import uvicorn
 
 from iep import bootstrap
-from iep.config import Role, Settings
+from iep.config import ConfigError, Role, Settings
 from iep.delivery.worker import Worker
 from iep.entrypoints.api import create_app
+from iep.inbound_mail.server import inbound_server
+from iep.inbound_mail.sink import LoggingSink
 from iep.kit import migrate
 from iep.kit.embedded_pg import ensure_embedded
 from iep.kit.selftest import ensure_safe_interpreter
@@ -33,6 +35,8 @@ async def database_url(settings: Settings) -> str:
 
 async def run_role(settings: Settings, role: Role) -> None:
     ensure_safe_interpreter()
+    if role is Role.SMTP and not settings.bounce_domain:
+        raise ConfigError("IEP cannot start, bad configuration:\n  BOUNCE_DOMAIN is required for role smtp")
     url = await database_url(settings)
     if role in (Role.DEV, Role.ALL) or not settings.database_url:
         await migrate.upgrade(url)
@@ -91,10 +95,18 @@ async def run_role(settings: Settings, role: Role) -> None:
         )
         parts.append(("sweeper", sweeper.run, sweeper.stop))
 
+    smtp_listen = None
+    if role in (Role.SMTP, Role.ALL, Role.DEV):
+        # The sink stores what DSNs and ARF reports say; `iep.provider_events.service.ingest` replaces LoggingSink.
+        inbound = inbound_server(settings, sink=LoggingSink(), clock=container.clock, dev=role is Role.DEV)
+        await inbound.start()  # bound now: a taken SMTP_LISTEN fails the start, not a part later
+        smtp_listen = f"{settings.smtp_listen.rpartition(':')[0]}:{inbound.port}"
+        parts.append(("smtp", inbound.run, inbound.stop))
+
     if role is Role.DEV:
         from iep.entrypoints.dev import announce
 
-        await announce(container, settings)
+        await announce(container, settings, smtp_listen=smtp_listen)
     tasks: dict[asyncio.Task[None], Callable[[], Awaitable[None] | None]] = {
         asyncio.create_task(run(), name=name): halt for name, run, halt in parts
     }

@@ -1,0 +1,113 @@
+"""Bounces that are not RFC 3464: qmail, old Sendmail and Exim text, Yahoo, old Exchange and Gmail notices.
+
+Which addresses failed is flufl.bounce's job (GNU Mailman's detectors, maintained, typed, Python 3.11+): it
+knows some twenty formats seen in the wild and tells a warning ("still trying") from a failure. It does not
+say why, so the reason is the SMTP reply found next to the address in the text, and its class (4xx / 4.x.x
+against 5xx / 5.x.x) decides soft or hard; a failure with no code is hard, as those formats only say "given up".
+"""
+
+from __future__ import annotations
+
+from email.message import Message
+
+import structlog
+from flufl.bounce import all_failures
+
+from iep.inbound_mail._mail import (
+    ENHANCED_STATUS,
+    MAX_TEXT,
+    PROVIDER,
+    REPLY_CODE,
+    Arrival,
+    clean_address,
+    diagnostic,
+    digest,
+    header,
+    original_message_id,
+    part_text,
+    status_class,
+)
+from iep.provider_events.vocabulary import BounceKind, EventType, ProviderEvent
+
+log = structlog.get_logger("iep.inbound_mail")
+# How far past an address its explanation may be (Gmail's old notice puts three lines in between).
+_WINDOW = 800
+
+
+def read(report: Message, arrival: Arrival) -> list[ProviderEvent]:
+    message_id, reference, received_at = arrival.message_id, arrival.reference, arrival.at
+    try:
+        temporary, permanent = all_failures(report)
+    except Exception as exc:  # a detector tripping on a malformed message must not lose the rest of the mail
+        log.warning("bounce_detectors_failed", message_id=str(message_id), error=repr(exc))
+        return []
+    found = [(a, True) for a in sorted(permanent)] + [(a, False) for a in sorted(temporary - permanent)]
+    addresses = {}
+    for raw_address, failed in found:
+        address = clean_address(raw_address.decode("ascii", "replace"))
+        if address and address.lower() not in addresses:
+            addresses[address.lower()] = (address, failed)
+    text = _body_text(report)
+    lowered = text.lower()
+    events = []
+    for key, (recipient, failed) in addresses.items():
+        said = _reason_near(lowered, text, key, [k for k in addresses if k != key])
+        if failed:
+            event_type = EventType.BOUNCED
+            bounce: BounceKind | None = BounceKind.SOFT if status_class(said) == "4" else BounceKind.HARD
+            action = "failed"
+        else:
+            event_type, bounce, action = EventType.DEFERRED, None, "delayed"
+        events.append(
+            ProviderEvent(
+                provider=PROVIDER,
+                event_id=digest(str(message_id), key, action, reference),
+                type=event_type,
+                occurred_at=received_at,
+                provider_message_id=original_message_id(report),
+                message_id=message_id,
+                recipient=recipient,
+                bounce=bounce,
+                diagnostic=diagnostic(said),
+                raw={
+                    "format": "legacy",
+                    "action": action,
+                    "from": header(report, "From") or None,
+                    "subject": header(report, "Subject") or None,
+                },
+            )
+        )
+    return events
+
+
+def _body_text(report: Message) -> str:
+    """The human-readable text: the text/plain leaves (a text/html one when there is nothing else)."""
+    plain, html = [], []
+    for part in report.walk():
+        if part.is_multipart() or part.get_content_maintype() == "message":
+            continue
+        kind = part.get_content_type()
+        if kind == "text/plain":
+            plain.append(part_text(part))
+        elif kind == "text/html":
+            html.append(part_text(part))
+    return "\n".join(plain or html)[:MAX_TEXT]
+
+
+def _reason_near(lowered: str, text: str, address: str, others: list[str]) -> str:
+    """The SMTP reply quoted after an address, up to the next failed address; the words around it if none."""
+    start = lowered.find(address)
+    if start < 0:
+        return ""
+    end = min([start + _WINDOW] + [i for o in others if (i := lowered.find(o, start + len(address))) > start])
+    window = text[start + len(address) : end]
+    for pattern in (REPLY_CODE, ENHANCED_STATUS):
+        if match := pattern.search(window):
+            line_end = window.find("\n", match.start())
+            return window[match.start() : line_end if line_end >= 0 else len(window)]
+    # No code (qmail's "Mail quota exceeded."): the first line with words after the address.
+    for line in window.splitlines():
+        words = line.strip(" \t:>-*")
+        if len(words) > 3:
+            return words
+    return ""
