@@ -21,8 +21,8 @@ MAX_TEXT = 64 * 1024
 
 # 5.1.1 / 4.2.2 (RFC 3463), not inside an IP address or a version number.
 ENHANCED_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-# 550 / 452 as a reply code: followed by a space, a dash (multi-line reply) or the end of the text.
-REPLY_CODE = re.compile(r"(?<![\d.])([245])\d\d(?=[ -]|$)", re.MULTILINE)
+# 550 / 452 as a reply code: then a space, a dash (a multi-line reply), a colon (Yahoo) or the end of a line.
+REPLY_CODE = re.compile(r"(?<![\d.])([245])\d\d(?=[ :-]|$)", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)

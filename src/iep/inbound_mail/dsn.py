@@ -111,7 +111,8 @@ def _event(
         message_id=message_id,
         recipient=recipient,
         bounce=bounce,
-        diagnostic=diagnostic(said) or diagnostic(status),
+        # Gmail's Diagnostic-Code has the text without its code: the status says which failure it was.
+        diagnostic=diagnostic(said if not status or status_class(said) else f"{status} {said}"),
         raw={
             "format": "dsn",
             "action": action,

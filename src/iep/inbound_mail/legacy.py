@@ -8,6 +8,7 @@ against 5xx / 5.x.x) decides soft or hard; a failure with no code is hard, as th
 
 from __future__ import annotations
 
+import re
 from email.message import Message
 
 import structlog
@@ -32,6 +33,7 @@ from iep.provider_events.vocabulary import BounceKind, EventType, ProviderEvent
 log = structlog.get_logger("iep.inbound_mail")
 # How far past an address its explanation may be (Gmail's old notice puts three lines in between).
 _WINDOW = 800
+_HEADER_LINE = re.compile(r"^[A-Za-z][A-Za-z-]*:\s")
 
 
 def read(report: Message, arrival: Arrival) -> list[ProviderEvent]:
@@ -95,19 +97,31 @@ def _body_text(report: Message) -> str:
 
 
 def _reason_near(lowered: str, text: str, address: str, others: list[str]) -> str:
-    """The SMTP reply quoted after an address, up to the next failed address; the words around it if none."""
+    """The SMTP reply quoted after an address (up to the next failed address), else the words after it.
+
+    An address can appear more than once (Exchange repeats the To: line above the failure): an occurrence
+    that starts its line is read first, and one followed by a reply code wins over prose.
+    """
+    found: list[tuple[bool, str]] = []
     start = lowered.find(address)
-    if start < 0:
-        return ""
-    end = min([start + _WINDOW] + [i for o in others if (i := lowered.find(o, start + len(address))) > start])
-    window = text[start + len(address) : end]
-    for pattern in (REPLY_CODE, ENHANCED_STATUS):
-        if match := pattern.search(window):
+    while start >= 0 and len(found) < 5:
+        after = start + len(address)
+        end = min([start + _WINDOW] + [i for o in others if (i := lowered.find(o, after)) > start])
+        line_head = lowered[lowered.rfind("\n", 0, start) + 1 : start]
+        found.append((line_head.strip(" \t<") != "", text[after:end]))
+        start = lowered.find(address, after)
+    windows = [window for _, window in sorted(found, key=lambda f: f[0])]
+    for window in windows:
+        if match := REPLY_CODE.search(window):
             line_end = window.find("\n", match.start())
             return window[match.start() : line_end if line_end >= 0 else len(window)]
-    # No code (qmail's "Mail quota exceeded."): the first line with words after the address.
-    for line in window.splitlines():
-        words = line.strip(" \t:>-*")
-        if len(words) > 3:
-            return words
+        if match := ENHANCED_STATUS.search(window):  # qmail's "(#4.2.2)" ends the sentence it qualifies
+            line_start = window.rfind("\n", 0, match.start()) + 1
+            line_end = window.find("\n", match.end())
+            return window[line_start : line_end if line_end >= 0 else len(window)]
+    for window in windows:
+        for line in window.splitlines()[1:]:  # the rest of the address's own line is a date or a bracket
+            words = line.strip(" \t:>-*")
+            if len(words) > 3 and not _HEADER_LINE.match(words):
+                return words
     return ""
