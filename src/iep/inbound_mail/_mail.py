@@ -16,6 +16,8 @@ PROVIDER = "smtp"
 # What the remote server said is kept for people to read; a few lines of it are enough.
 MAX_DIAGNOSTIC = 1000
 MAX_ADDRESS = 320
+# A message has at most MAX_RECIPIENTS (≤ 1000) recipients: a report naming more is not about ours alone.
+MAX_EVENTS = 1000
 # How much of a text part the heuristics read: the explanation is at the top, the returned copy below it.
 MAX_TEXT = 64 * 1024
 

@@ -9,6 +9,7 @@ from email.message import Message
 import structlog
 
 from iep.inbound_mail._mail import (
+    MAX_EVENTS,
     PROVIDER,
     Arrival,
     clean_address,
@@ -47,7 +48,7 @@ def status_blocks(report: Message) -> list[Message] | None:
 
 def read(report: Message, arrival: Arrival) -> list[ProviderEvent]:
     message_id, reference, received_at = arrival.message_id, arrival.reference, arrival.at
-    blocks = status_blocks(report) or []
+    blocks = (status_blocks(report) or [])[: MAX_EVENTS + 1]  # + the per-message block
     per_message = next((b for b in blocks if b.get("Reporting-MTA") or b.get("Arrival-Date")), None)
     provider_message_id = original_message_id(report)
     events = []

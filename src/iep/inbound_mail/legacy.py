@@ -8,6 +8,7 @@ against 5xx / 5.x.x) decides soft or hard; a failure with no code is hard, as th
 
 from __future__ import annotations
 
+import bisect
 import re
 from email.message import Message
 
@@ -16,6 +17,7 @@ from flufl.bounce import all_failures
 
 from iep.inbound_mail._mail import (
     ENHANCED_STATUS,
+    MAX_EVENTS,
     MAX_TEXT,
     PROVIDER,
     REPLY_CODE,
@@ -43,17 +45,22 @@ def read(report: Message, arrival: Arrival) -> list[ProviderEvent]:
     except Exception as exc:  # a detector tripping on a malformed message must not lose the rest of the mail
         log.warning("bounce_detectors_failed", message_id=str(message_id), error=repr(exc))
         return []
-    found = [(a, True) for a in sorted(permanent)] + [(a, False) for a in sorted(temporary - permanent)]
-    addresses = {}
-    for raw_address, failed in found:
+    addresses: dict[str, tuple[str, bool]] = {}
+    for raw_address, failed in [(a, True) for a in permanent] + [(a, False) for a in temporary - permanent]:
         address = clean_address(raw_address.decode("ascii", "replace"))
         if address and address.lower() not in addresses:
             addresses[address.lower()] = (address, failed)
+    if len(addresses) > MAX_EVENTS:
+        log.warning("report_truncated", message_id=str(message_id), recipients=len(addresses), kept=MAX_EVENTS)
     text = _body_text(report)
     lowered = text.lower()
+    places = {key: _occurrences(lowered, key) for key in sorted(addresses)[:MAX_EVENTS]}
+    starts = sorted((p, k) for k, found in places.items() for p in found)
     events = []
-    for key, (recipient, failed) in addresses.items():
-        said = _reason_near(lowered, text, key, [k for k in addresses if k != key])
+    # In the order the report names them; addresses only in a header (X-Failed-Recipients) come last.
+    for key in sorted(places, key=lambda k: (places[k][:1] or [len(text)], k)):
+        recipient, failed = addresses[key]
+        said = _reason_near(text, key, places[key], starts)
         if failed:
             event_type = EventType.BOUNCED
             bounce: BounceKind | None = BounceKind.SOFT if status_class(said) == "4" else BounceKind.HARD
@@ -96,20 +103,30 @@ def _body_text(report: Message) -> str:
     return "\n".join(plain or html)[:MAX_TEXT]
 
 
-def _reason_near(lowered: str, text: str, address: str, others: list[str]) -> str:
+def _occurrences(lowered: str, address: str, limit: int = 5) -> list[int]:
+    found: list[int] = []
+    start = lowered.find(address)
+    while start >= 0 and len(found) < limit:
+        found.append(start)
+        start = lowered.find(address, start + len(address))
+    return found
+
+
+def _reason_near(text: str, address: str, places: list[int], starts: list[tuple[int, str]]) -> str:
     """The SMTP reply quoted after an address (up to the next failed address), else the words after it.
 
     An address can appear more than once (Exchange repeats the To: line above the failure): an occurrence
     that starts its line is read first, and one followed by a reply code wins over prose.
     """
     found: list[tuple[bool, str]] = []
-    start = lowered.find(address)
-    while start >= 0 and len(found) < 5:
+    for start in places:
         after = start + len(address)
-        end = min([start + _WINDOW] + [i for o in others if (i := lowered.find(o, after)) > start])
-        line_head = lowered[lowered.rfind("\n", 0, start) + 1 : start]
+        following = bisect.bisect_right(starts, (start, address))
+        while following < len(starts) and starts[following][1] == address:  # its own reply may repeat it
+            following += 1
+        end = min(start + _WINDOW, starts[following][0] if following < len(starts) else len(text))
+        line_head = text[text.rfind("\n", 0, start) + 1 : start]
         found.append((line_head.strip(" \t<") != "", text[after:end]))
-        start = lowered.find(address, after)
     windows = [window for _, window in sorted(found, key=lambda f: f[0])]
     for window in windows:
         if match := REPLY_CODE.search(window):
