@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import ssl
@@ -31,8 +32,13 @@ class RecordingSink:
 
     batches: list[list[ProviderEvent]] = field(default_factory=list)
     failures: int = 0  # how many of the next calls raise
+    entered: asyncio.Event = field(default_factory=asyncio.Event)
+    hold: asyncio.Event | None = None  # when set, each call waits for it (a slow database)
 
     async def __call__(self, events: Sequence[ProviderEvent]) -> None:
+        self.entered.set()
+        if self.hold is not None:
+            await self.hold.wait()
         if self.failures:
             self.failures -= 1
             raise ConnectionError("the database went away")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import uuid
 from pathlib import Path
@@ -177,3 +178,21 @@ async def test_dev_falls_back_to_a_free_port_when_the_default_is_taken() -> None
 def test_bad_smtp_settings_are_named(overrides: dict[str, object], named: str) -> None:
     with pytest.raises(ConfigError, match=named):
         load_settings(**overrides)
+
+
+async def test_stopping_lets_a_report_being_stored_finish() -> None:
+    """SIGTERM during DATA: the sink's work completes and is answered 250; no new connection is taken."""
+    running = await start_inbound()
+    port = running.port
+    running.sink.hold = asyncio.Event()
+    sending = asyncio.create_task(running.send(REPORT, to=verp(uuid.UUID(ID))))
+    await asyncio.wait_for(running.sink.entered.wait(), 5)
+    stopping = asyncio.create_task(running.server.stop())
+    await asyncio.sleep(0.1)
+    assert not stopping.done()  # waiting for the report in flight
+    with pytest.raises(aiosmtplib.SMTPConnectError):
+        await aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=2, start_tls=False).connect()
+    running.sink.hold.set()
+    assert (await asyncio.wait_for(sending, 5)).code == 250
+    await asyncio.wait_for(stopping, 5)
+    assert [e.recipient for e in running.sink.events] == ["ann.example@example.net"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from email.message import Message
 
 import structlog
@@ -47,7 +45,7 @@ def status_blocks(report: Message) -> list[Message] | None:
 
 
 def read(report: Message, arrival: Arrival) -> list[ProviderEvent]:
-    message_id, reference, received_at = arrival.message_id, arrival.reference, arrival.at
+    """One event per recipient block that failed, was delayed or was delivered."""
     blocks = (status_blocks(report) or [])[: MAX_EVENTS + 1]  # + the per-message block
     per_message = next((b for b in blocks if b.get("Reporting-MTA") or b.get("Arrival-Date")), None)
     provider_message_id = original_message_id(report)
@@ -55,7 +53,7 @@ def read(report: Message, arrival: Arrival) -> list[ProviderEvent]:
     for block in blocks:
         if not (block.get("Action") or block.get("Final-Recipient") or block.get("Original-Recipient")):
             continue  # the per-message block, or noise
-        event = _event(block, per_message, report, message_id, reference, received_at, provider_message_id)
+        event = _event(block, per_message, report, arrival, provider_message_id)
         if event is not None:
             events.append(event)
     return events
@@ -69,11 +67,10 @@ def _event(
     block: Message,
     per_message: Message | None,
     report: Message,
-    message_id: uuid.UUID,
-    reference: str,
-    received_at: datetime,
+    arrival: Arrival,
     provider_message_id: str | None,
 ) -> ProviderEvent | None:
+    message_id = arrival.message_id
     # Servers add comments (`failed (bad destination)`) and opensmtpd says `error`.
     action = header(block, "Action").lower().split(" ", 1)[0].strip(";")
     # Original-Recipient is the address as it was sent (before aliases and forwarding), when the MTA kept it.
@@ -105,9 +102,9 @@ def _event(
     stamp = header(block, "Last-Attempt-Date") or header(report, "Date")
     return ProviderEvent(
         provider=PROVIDER,
-        event_id=digest(str(message_id), recipient.lower(), action, reference),
+        event_id=digest(str(message_id), recipient.lower(), action, arrival.reference),
         type=event_type,
-        occurred_at=when(stamp, received_at),
+        occurred_at=when(stamp, arrival.at),
         provider_message_id=provider_message_id,
         message_id=message_id,
         recipient=recipient,

@@ -56,6 +56,7 @@ def read(report: Message, arrival: Arrival) -> list[ProviderEvent]:
     lowered = text.lower()
     places = {key: _occurrences(lowered, key) for key in sorted(addresses)[:MAX_EVENTS]}
     starts = sorted((p, k) for k, found in places.items() for p in found)
+    provider_message_id = original_message_id(report)
     events = []
     # In the order the report names them; addresses only in a header (X-Failed-Recipients) come last.
     for key in sorted(places, key=lambda k: (places[k][:1] or [len(text)], k)):
@@ -73,7 +74,7 @@ def read(report: Message, arrival: Arrival) -> list[ProviderEvent]:
                 event_id=digest(str(message_id), key, action, reference),
                 type=event_type,
                 occurred_at=received_at,
-                provider_message_id=original_message_id(report),
+                provider_message_id=provider_message_id,
                 message_id=message_id,
                 recipient=recipient,
                 bounce=bounce,
