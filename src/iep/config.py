@@ -14,6 +14,7 @@ class Role(StrEnum):
     WORKER = "worker"
     RELAY = "relay"
     WEBHOOKS = "webhooks"
+    SMTP = "smtp"  # the bounce and complaint mailbox (F2)
     ALL = "all"
     DEV = "dev"
 
@@ -55,6 +56,12 @@ class Settings(BaseSettings):
     smtp_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     # VERP: the envelope sender becomes bounces+<messageId>@BOUNCE_DOMAIN, so a bounce names its message.
     bounce_domain: str | None = None
+    # Role smtp: where it listens for DSNs and ARF reports, and the certificate it offers with STARTTLS.
+    smtp_listen: str = "127.0.0.1:2525"
+    smtp_tls_cert: Path | None = None
+    smtp_tls_key: Path | None = None
+    # Largest report taken at DATA; a bounce quoting a huge original is cut short with 552.
+    smtp_max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     default_provider: str = "smtp"
     provider_timeout_seconds: float = Field(default=30.0, gt=0)
     provider_connect_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -146,6 +153,20 @@ class Settings(BaseSettings):
         if not value or any(d <= 0 for d in value):
             raise ValueError("must be a non-empty list of positive seconds, e.g. [60,300,900,3600]")
         return value
+
+    @field_validator("smtp_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:2525 or 0.0.0.0:25")
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_tls_pair(self) -> Settings:
+        if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
+            raise ValueError("SMTP_TLS_CERT and SMTP_TLS_KEY are set together (STARTTLS needs both) or not at all")
+        return self
 
     @model_validator(mode="after")
     def _broker_url_present(self) -> Settings:

@@ -41,7 +41,7 @@ async def demo_key(container: Container, settings: Settings) -> str:
     return key
 
 
-async def announce(container: Container, settings: Settings) -> None:
+async def announce(container: Container, settings: Settings, *, smtp_listen: str | None = None) -> None:
     key = await demo_key(container, settings)
     base = f"http://{settings.host}:{settings.port}"
     body = json.dumps(
@@ -61,13 +61,16 @@ async def announce(container: Container, settings: Settings) -> None:
             "templateData": {"name": "Ada", "product": "Demo", "loginUrl": "https://demo.example/login"},
         }
     )
+    mailbox = f"bounces+<messageId>@{settings.bounce_domain or 'localhost'}"
+    smtp_line = [f"  Bounces    smtp://{smtp_listen}   (DSNs and ARF reports to {mailbox})"] if smtp_listen else []
     lines = [
         "",
-        "IEP is running (role dev: API + worker + relay, embedded PostgreSQL, dev inbox)",
+        "IEP is running (role dev: API + worker + relay + smtp, embedded PostgreSQL, dev inbox)",
         f"  API        {base}/v1/messages   (OpenAPI: {base}/docs)",
         f"  Dashboard  {base}/docs",
         f"  Demo key   {key}",
         f"  Dev inbox  {settings.state_dir / 'inbox'}   (list it: .venv/bin/iep messages inbox)",
+        *smtp_line,
         "",
         "Send an email:",
         f"  curl -sS {base}/v1/messages -H 'Authorization: Bearer {key}' \\",

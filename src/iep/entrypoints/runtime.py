@@ -13,9 +13,11 @@ import structlog
 import uvicorn
 
 from iep import bootstrap
-from iep.config import Role, Settings
+from iep.config import ConfigError, Role, Settings
 from iep.delivery.worker import Worker
 from iep.entrypoints.api import create_app
+from iep.inbound_mail.server import inbound_server
+from iep.inbound_mail.sink import StoringSink
 from iep.kit import migrate
 from iep.kit.embedded_pg import ensure_embedded
 from iep.kit.selftest import ensure_safe_interpreter
@@ -35,6 +37,8 @@ async def database_url(settings: Settings) -> str:
 
 async def run_role(settings: Settings, role: Role) -> None:
     ensure_safe_interpreter()
+    if role is Role.SMTP and not settings.bounce_domain:
+        raise ConfigError("IEP cannot start, bad configuration:\n  BOUNCE_DOMAIN is required for role smtp")
     url = await database_url(settings)
     if role in (Role.DEV, Role.ALL) or not settings.database_url:
         await migrate.upgrade(url)
@@ -109,10 +113,19 @@ async def run_role(settings: Settings, role: Role) -> None:
         )
         parts.append(("webhooks", webhooks.run, webhooks.stop))
 
+    smtp_listen = None
+    if role in (Role.SMTP, Role.ALL, Role.DEV):
+        # DSNs and ARF reports take the provider events' path: stored once, applied forward only (F2).
+        sink = StoringSink(container.engine)
+        inbound = inbound_server(settings, sink=sink, clock=container.clock, dev=role is Role.DEV)
+        await inbound.start()  # bound now: a taken SMTP_LISTEN fails the start, not a part later
+        smtp_listen = f"{settings.smtp_listen.rpartition(':')[0]}:{inbound.port}"
+        parts.append(("smtp", inbound.run, inbound.stop))
+
     if role is Role.DEV:
         from iep.entrypoints.dev import announce
 
-        await announce(container, settings)
+        await announce(container, settings, smtp_listen=smtp_listen)
     tasks: dict[asyncio.Task[None], Callable[[], Awaitable[None] | None]] = {
         asyncio.create_task(run(), name=name): halt for name, run, halt in parts
     }
