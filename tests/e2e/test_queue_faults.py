@@ -31,6 +31,9 @@ from tests.conftest import TenantKey
 from tests.support import broker_control, brokers
 from tests.support.smtp_sink import SmtpSink, free_port
 
+# Stops the machine's RabbitMQ (broker faults) and runs several roles: alone, after the parallel part.
+pytestmark = pytest.mark.exclusive
+
 MESSAGES = int(os.environ.get("IEP_FAULT_MESSAGES", "150"))
 KILLS = int(os.environ.get("IEP_FAULT_KILLS", "2"))
 REPORT = os.environ.get("IEP_FAULT_REPORT")

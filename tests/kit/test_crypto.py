@@ -59,6 +59,7 @@ def test_a_value_moved_to_another_record_or_altered_does_not_open() -> None:
         ("k1:" + "A" * 24, "must be 32 bytes"),
         (f"k1:{OLD},k1:{NEW}", "appears twice"),
     ],
+    ids=["empty", "no-colon", "bad-id", "not-base64", "short-key", "duplicate-id"],
 )
 def test_bad_key_rings_are_refused_without_echoing_keys(value: str, says: str) -> None:
     with pytest.raises(CryptoError, match=says) as raised:
