@@ -18,6 +18,7 @@ from iep.config import load_settings
 from iep.entrypoints.api import create_app
 from iep.kit import migrate
 from iep.kit.clock import FakeClock
+from iep.messages.status import INITIAL, Status, can_move
 from iep.providers.smtp import SmtpProvider
 from iep.rendering.renderer import Renderer
 from iep.tenancy import service as tenancy
@@ -48,9 +49,53 @@ async def database_url() -> AsyncIterator[str]:
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = _url_for(name)
     await migrate.upgrade(url)
+    conn = await asyncpg.connect(url)
+    await conn.execute(STATUS_MOVES_AUDIT)
+    await conn.close()
     yield url
     await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.close()
+
+
+# Every status a message takes, by any write path (API, worker, feedback, CLI, roles in subprocesses), is logged
+# by a trigger in a schema of the tests' own (the migrations never see it); after each test the moves are checked
+# against iep.messages.status.TRANSITIONS, so the whole suite walks the state machine.
+STATUS_MOVES_AUDIT = """
+CREATE SCHEMA test_audit;
+CREATE TABLE test_audit.status_moves (message_id uuid, old_status text, new_status text);
+CREATE FUNCTION test_audit.log_status_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO test_audit.status_moves VALUES (NEW.id, NULL, NEW.status);
+  ELSIF NEW.status IS DISTINCT FROM OLD.status THEN
+    INSERT INTO test_audit.status_moves VALUES (NEW.id, OLD.status, NEW.status);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER status_moves AFTER INSERT OR UPDATE OF status ON messages
+  FOR EACH ROW EXECUTE FUNCTION test_audit.log_status_move();
+"""
+
+
+def illegal_moves(moves: list[tuple[str | None, str]]) -> list[str]:
+    def legal(old: str | None, new: str) -> bool:
+        if old is None:
+            return Status(new) in INITIAL
+        return can_move(Status(old), Status(new))
+
+    return sorted({f"{old} -> {new}" for old, new in moves if not legal(old, new)})
+
+
+@pytest.fixture(autouse=True)
+async def status_moves_follow_the_state_machine(database_url: str) -> AsyncIterator[None]:
+    yield
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("DELETE FROM test_audit.status_moves RETURNING old_status, new_status")
+    finally:
+        await conn.close()
+    bad = illegal_moves([(r["old_status"], r["new_status"]) for r in rows])
+    assert bad == [], f"status moves outside iep.messages.status.TRANSITIONS: {bad}"
 
 
 @pytest.fixture(scope="session")

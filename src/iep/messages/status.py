@@ -19,22 +19,6 @@ class Status(StrEnum):
     CANCELED = "canceled"
 
 
-# Statuses a worker may claim a message from; `processing` only once its lease has run out.
-CLAIMABLE = frozenset({Status.QUEUED, Status.SCHEDULED, Status.RETRY_SCHEDULED})
-CANCELABLE = frozenset({Status.QUEUED, Status.SCHEDULED, Status.RETRY_SCHEDULED})
-RETRYABLE = frozenset({Status.FAILED, Status.BOUNCED})
-FINAL = frozenset(
-    {
-        Status.SENT,
-        Status.FAILED,
-        Status.BOUNCED,
-        Status.DELIVERED,
-        Status.COMPLAINED,
-        Status.CANCELED,
-        Status.SUPPRESSED,
-    }
-)
-
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.PROCESSING, Status.CANCELED}),
     Status.SCHEDULED: frozenset({Status.PROCESSING, Status.CANCELED}),
@@ -52,8 +36,26 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 
+# How a message starts: accepted for now, or for later (D-5).
+INITIAL = frozenset({Status.QUEUED, Status.SCHEDULED})
+
+
 def can_move(current: Status, target: Status) -> bool:
     return target in TRANSITIONS[current]
+
+
+def sources(target: Status) -> frozenset[Status]:
+    """Every status `target` may be reached from: what a write's `WHERE status IN (...)` allows."""
+    return frozenset(s for s, moves in TRANSITIONS.items() if target in moves)
+
+
+# The guards of the write paths, read off TRANSITIONS so the rules live in one place.
+# A worker claims what is due; `processing` only once its lease ran out, which the claim checks itself.
+CLAIMABLE = sources(Status.PROCESSING) - {Status.PROCESSING}
+CANCELABLE = sources(Status.CANCELED)
+RETRYABLE = sources(Status.QUEUED)  # A6 retry and D-8 requeue: failed or bounced, back to the queue
+# Nothing left for a worker to do: a redelivered job for such a message is acked and sends nothing (D6).
+FINAL = frozenset(Status) - CLAIMABLE - {Status.PROCESSING}
 
 
 # What providers report after a send (F1), ranked by severity: a recipient's outcome, and the message's, only
