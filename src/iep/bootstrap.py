@@ -25,8 +25,10 @@ from iep.kit.db import create_engine
 from iep.kit.sigv4 import AwsCredentials
 from iep.messages.group_commit import GroupCommit
 from iep.messages.service import AcceptLimits
+from iep.provider_events.simulator import Simulator
 from iep.providers import registry
 from iep.providers.base import Provider
+from iep.providers.devinbox import DevInboxProvider
 from iep.queue.port import SEND_QUEUE, Queue
 from iep.queue.postgres import PostgresQueue
 from iep.rendering.catalog import TemplateCatalog
@@ -58,6 +60,8 @@ class Container:
     _queues: list[Queue] = field(default_factory=list)
     # A renderer passed in by the caller (tests share one) is the caller's to close.
     owns_renderer: bool = True
+    # Role dev only: the dev inbox's simulated outcomes.
+    simulator: Simulator | None = None
     # How webhook hosts are resolved for the SSRF guard (tests inject answers).
     resolver: Resolver = system_resolver
 
@@ -133,6 +137,8 @@ class Container:
         )
 
     async def close(self) -> None:
+        if self.simulator is not None:
+            await self.simulator.close()
         for queue in self._queues:
             await queue.close()
         if self._router is not None:
@@ -216,6 +222,14 @@ def build(
     clock = clock or SystemClock()
     suppressions.configure(suppress_after_hard_bounces=settings.suppress_after_hard_bounces)
     engine = create_engine(database_url, pool_size=pool_size, application_name=role)
+    chosen = dict(providers) if providers is not None else default_providers(settings)
+    simulator = None
+    if settings.service_role is Role.DEV:
+        # Mail to the simulator addresses comes back delivered, bounced or complained about (docs/feedback.md).
+        simulator = Simulator(engine, clock)
+        for provider in chosen.values():
+            if isinstance(provider, DevInboxProvider):
+                provider.on_sent = simulator.sent
     return Container(
         settings=settings,
         database_url=database_url,
@@ -227,9 +241,10 @@ def build(
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         renderer=renderer or build_renderer(settings, engine=engine),
         owns_renderer=renderer is None,
-        providers=dict(providers) if providers is not None else default_providers(settings),
+        providers=chosen,
         attachment_store=attachment_store(settings),
         redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+        simulator=simulator,
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from iep.bootstrap import Container
 from iep.config import Settings
+from iep.kit.crypto import KeyRing
 from iep.tenancy import repository as tenancy_repo
 from iep.tenancy import service as tenancy
 
@@ -20,6 +21,18 @@ def dev_templates_dir(settings: Settings) -> Path:
     if settings.templates_source_dir.is_dir() or not EXAMPLES.is_dir():
         return settings.templates_source_dir
     return EXAMPLES
+
+
+def dev_encryption_key(settings: Settings) -> str:
+    """A key ring for `make dev` when IEP_ENCRYPTION_KEY is unset, made once and kept in the state folder."""
+    path = settings.state_dir / "encryption-key"
+    if path.exists():
+        return path.read_text().strip()
+    ring = f"dev1:{KeyRing.generate_key()}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(ring + "\n")
+    path.chmod(0o600)
+    return ring
 
 
 async def demo_key(container: Container, settings: Settings) -> str:

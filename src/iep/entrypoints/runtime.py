@@ -43,13 +43,17 @@ async def run_role(settings: Settings, role: Role) -> None:
     if role in (Role.DEV, Role.ALL) or not settings.database_url:
         await migrate.upgrade(url)
     if role is Role.DEV:
-        from iep.entrypoints.dev import dev_templates_dir
+        from iep.entrypoints.dev import dev_encryption_key, dev_templates_dir
 
         settings = settings.model_copy(
             update={
                 "default_provider": "devinbox",
                 "service_role": Role.DEV,  # the templates folder is re-read on every change (T7)
                 "templates_source_dir": dev_templates_dir(settings),
+                # Webhook secrets and DKIM keys are stored encrypted, in dev too: a key of the state folder's own.
+                "iep_encryption_key": settings.iep_encryption_key or dev_encryption_key(settings),
+                # A receiver on this machine is the usual dev setup; other private ranges stay refused.
+                "webhook_allowed_cidrs": settings.webhook_allowed_cidrs or "127.0.0.0/8,::1/128",
             }
         )
     container = bootstrap.build(settings, url, role=f"iep-{role.value}")

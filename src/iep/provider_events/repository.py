@@ -7,11 +7,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, bindparam, text
+from sqlalchemy import Text, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.kit.ids import uuid7
+from iep.messages.models import messages
 from iep.messages.repository import add_event
 from iep.messages.status import Status
 from iep.provider_events.vocabulary import BounceKind, EventType
@@ -191,3 +192,8 @@ async def account(conn: AsyncConnection, account_id: uuid.UUID) -> dict[str, Any
     """A tenant's own provider account by id: the webhook URL names it, no tenant is known yet."""
     row = (await conn.execute(_ACCOUNT, {"id": account_id})).one_or_none()
     return dict(row._mapping) if row else None
+
+
+async def message_status(conn: AsyncConnection, message_id: uuid.UUID) -> str | None:
+    """The message's status, whichever tenant it is: the simulator waits for its send to be recorded."""
+    return (await conn.execute(select(messages.c.status).where(messages.c.id == message_id))).scalar_one_or_none()

@@ -7,11 +7,16 @@ import contextlib
 import json
 import os
 import tempfile
+import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from iep.providers.base import OutgoingEmail, SendResult
 from iep.providers.mime import build_mime, envelope_recipients, envelope_sender, message_id_of, serialize
+
+# Told of each stored mail (message id, its Message-ID, envelope recipients): the dev simulator's hook.
+SentHook = Callable[[uuid.UUID, str, Sequence[str]], None]
 
 
 class DevInboxProvider:
@@ -21,6 +26,7 @@ class DevInboxProvider:
         self.name = name
         self._directory = directory
         self._message_id_domain = message_id_domain
+        self.on_sent: SentHook | None = None
 
     async def send(self, email: OutgoingEmail) -> SendResult:
         received = datetime.now(UTC)
@@ -35,6 +41,8 @@ class DevInboxProvider:
             "receivedAt": received.isoformat(),
         }
         await asyncio.to_thread(_store, self._directory, stem, serialize(msg), sidecar)
+        if self.on_sent is not None:
+            self.on_sent(email.message_id, message_id_of(msg), envelope_recipients(email))
         return SendResult(provider=self.name, provider_message_id=message_id_of(msg), response=f"stored {stem}.eml")
 
     async def check_health(self) -> bool:
