@@ -94,6 +94,9 @@ async def announce(container: Container, settings: Settings, *, smtp_listen: str
         f"  curl -sS {base}/v1/messages -H 'Authorization: Bearer {key}' \\",
         f"    -H 'Content-Type: application/json' -d '{with_template}'",
         "",
+        "Feedback: send to delivered@, bounced@ or complained@simulator.iep.dev and watch the status move,",
+        "  the address get suppressed and your webhooks fire (docs/feedback.md).",
+        "",
         "Then: .venv/bin/iep messages list   (Ctrl-C stops IEP)",
         "",
     ]
