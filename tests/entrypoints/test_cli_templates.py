@@ -13,7 +13,13 @@ IEP = str(Path(sys.executable).with_name("iep"))
 
 
 def iep(*args: str, source: Path, dist: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TEMPLATES_SOURCE_DIR": str(source), "TEMPLATES_DIST_DIR": str(dist)}
+    # Room to render beside the other test process; the timeout itself is tested in tests/rendering/.
+    env = {
+        **os.environ,
+        "TEMPLATES_SOURCE_DIR": str(source),
+        "TEMPLATES_DIST_DIR": str(dist),
+        "RENDER_TIMEOUT_MS": "2000",
+    }
     env.pop("REDIS_URL", None)
     return subprocess.run([IEP, "templates", *args], capture_output=True, text=True, timeout=120, env=env, check=False)
 
