@@ -1,4 +1,4 @@
-"""The scope matrix (S1, S2): every route of the app × a key with each scope (send, read, admin) and no key.
+"""The scope matrix (S1, S2): every route of the app by a key with each scope (send, read, admin) and no key.
 
 A missing scope is a 403 problem+json, no key a 401, a suspended tenant a 403 `tenant-suspended` on every
 tenant route, and nothing is ever a 500. Routes come from `app.routes`: a new one fails
