@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from iep.delivery import repository as delivery  # the send step owns what a hold is (ADR 0006)
 from iep.tenancy import keys, repository
 
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
@@ -96,8 +97,6 @@ async def set_active(conn: AsyncConnection, slug: str, *, active: bool, now: dat
     if tenant is None:
         raise TenancyError(f"no tenant with slug {slug!r}")
     if active:
-        from iep.delivery import repository as delivery  # the send step owns what a hold means
-
         tenant["requeued"] = await delivery.release_held(conn, tenant["id"], now or datetime.now(UTC))
     return tenant
 
