@@ -134,6 +134,7 @@ class Container:
             keyring=self.keyring,
             renderer=self.renderer,
             max_crashes=self.settings.worker_max_crashes,
+            hold=timedelta(seconds=self.settings.tenant_suspended_hold_seconds),
         )
 
     async def close(self) -> None:

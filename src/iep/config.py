@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1, le=50)
     # Crashes of the send step (bugs, unexpected data) a message may cause before it is dead-lettered.
     worker_max_crashes: int = Field(default=3, ge=1, le=50)
+    # A suspended tenant's due mail is held (not sent, not failed) and looked at again this often; activating
+    # the tenant re-queues it at once (ADR 0006).
+    tenant_suspended_hold_seconds: float = Field(default=300.0, gt=0)
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
     # A job that should have run this long ago and has not is re-published from the database (a broker lost it).
     queue_sweep_after_seconds: float = Field(default=600.0, gt=0)
@@ -134,6 +137,10 @@ class Settings(BaseSettings):
     webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     webhook_concurrency: int = Field(default=16, ge=1, le=1024)
+
+    # The operator's credential for the admin API (/v1/admin/...), sent as `Authorization: Bearer <token>`.
+    # Unset: the admin API answers 404, as if it did not exist. Tenant keys never open it.
+    iep_admin_token: SecretStr | None = None
 
     max_body_bytes: int = Field(default=30 * 1024 * 1024, ge=1024)
     max_recipients: int = Field(default=50, ge=1, le=1000)
@@ -205,6 +212,15 @@ class Settings(BaseSettings):
                 KeyRing.parse(value)
             except CryptoError as exc:
                 raise ValueError(f"{exc}; expected id:base64key[,id:base64key...] (newest first)") from None
+        return value
+
+    @field_validator("iep_admin_token", mode="before")
+    @classmethod
+    def _admin_token(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None  # `IEP_ADMIN_TOKEN=` in an env file means unset
+        if isinstance(value, str) and len(value.strip()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
         return value
 
     @field_validator("database_url")

@@ -95,7 +95,9 @@ async def test_tenant_and_key_lifecycle(
     assert (await api.get("/v1/messages", headers=headers)).status_code == 200
 
     revoked = ok_json(iep(database_url, "keys", "revoke", created["prefix"]))
-    assert revoked == {"prefix": created["prefix"], "active": False}
+    assert revoked["prefix"] == created["prefix"]
+    assert revoked["active"] is False
+    assert revoked["revokedAt"] is not None
     resp = await api.get("/v1/messages", headers=headers)
     assert resp.status_code == 401
     assert resp.json()["type"].endswith("/unauthenticated")

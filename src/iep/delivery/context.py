@@ -1,6 +1,7 @@
 """What the send step needs beyond the message row: the tenant's routing policy and own provider accounts,
 the sender domain's DKIM key, the message's attachments, its unsubscribe setting, and which of its recipients
-are suppressed (that last one riding along the tenant's row, so it adds no round trip). One read."""
+are suppressed and whether the tenant is active (those two riding along the tenant's row, so they add no round
+trip). One read."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ class SendingContext:
     attachment_rows: list[dict[str, Any]] = field(default_factory=list)
     # The message's recipients suppressed at send time, lower-cased (SPEC F3: checked again at send).
     suppressed: frozenset[str] = frozenset()
+    # False while the tenant is suspended: nothing of its mail reaches a provider (ADR 0006).
+    tenant_active: bool = True
 
     @property
     def policy(self) -> RoutingPolicy:
@@ -67,10 +70,13 @@ async def load(
 ) -> SendingContext:
     lowered = sorted({r.lower() for r in recipients})
     suppressed_col = suppressions.suppressed_subquery(tenant_id, lowered, now) if lowered and now else None
-    columns = (tenants.c.settings,) if suppressed_col is None else (tenants.c.settings, suppressed_col)
+    base = (tenants.c.settings, tenants.c.active)
+    columns = base if suppressed_col is None else (*base, suppressed_col)
     tenant_row = (await conn.execute(select(*columns).where(tenants.c.id == tenant_id))).one_or_none()
     settings = tenant_row[0] if tenant_row else None
-    suppressed = frozenset(tenant_row[1] or ()) if tenant_row and suppressed_col is not None else frozenset()
+    # A tenant row gone (deleted) counts as not active: its mail must not leave either.
+    tenant_active = bool(tenant_row[1]) if tenant_row else False
+    suppressed = frozenset(tenant_row[2] or ()) if tenant_row and suppressed_col is not None else frozenset()
     own = {
         r.name: TenantProviderRow(r.name, r.kind, r.config_encrypted)
         for r in await conn.execute(
@@ -95,4 +101,5 @@ async def load(
         dkim_row=dict(dkim._mapping) if dkim else None,
         attachment_rows=[dict(r._mapping) for r in files],
         suppressed=suppressed,
+        tenant_active=tenant_active,
     )

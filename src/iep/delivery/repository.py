@@ -59,6 +59,9 @@ SELECT {_CLAIMED_COLUMNS}, previous_status, previous_owner FROM claimed
     .columns(*messages.c, column("previous_status", Text), column("previous_owner", Text))
 )
 _CLAIMABLE = sorted(s.value for s in CLAIMABLE)
+# A claim given back unsent while the tenant is suspended (ADR 0006), and its end when the tenant is activated.
+HELD_EVENT = "held"
+RESUMED_EVENT = "resumed"
 
 
 async def claim(
@@ -279,3 +282,85 @@ async def record_suppressed(
     await add_event(conn, message_id, Status.SUPPRESSED.value, now, data)
     await emit(conn, tenant_id=tenant_id, message_id=message_id, event_type="message.suppressed", data=data, now=now)
     return True
+
+
+async def record_held(
+    conn: AsyncConnection,
+    message_id: uuid.UUID,
+    owner: str,
+    now: datetime,
+    *,
+    until: datetime,
+    previous_status: str | None,
+    reason: str,
+) -> bool:
+    """Give the claim back without sending (ADR 0006): due again at `until`, and the attempt the claim counted
+    is taken back, so a hold never brings a message nearer to `max_attempts` or the dead-letter queue."""
+    status = Status.RETRY_SCHEDULED if previous_status == Status.RETRY_SCHEDULED.value else Status.SCHEDULED
+    held = (
+        await conn.execute(
+            update(messages)
+            .where(_held(message_id, owner))
+            .values(
+                status=status.value,
+                next_attempt_at=until,
+                attempts=func.greatest(messages.c.attempts - 1, 0),
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+            .returning(messages.c.id)
+        )
+    ).one_or_none()
+    if held is None:  # the lease was lost to another worker, whose record stands
+        return False
+    await add_event(conn, message_id, HELD_EVENT, now, {"reason": reason, "until": until.isoformat()})
+    return True
+
+
+# A held message is one waiting (scheduled or retry_scheduled) whose latest event is `held`: no column to keep
+# in step. Each gets `next_attempt_at = now`, a `resumed` event (so a second activation finds nothing) and a
+# new outbox row; the job the hold scheduled still fires later and finds the message sent: a no-op (D6).
+_HELD = text(
+    """
+SELECT m.id FROM messages m
+WHERE m.tenant_id = :tenant_id AND m.status IN ('scheduled', 'retry_scheduled')
+  AND (SELECT e.type FROM events e WHERE e.message_id = m.id ORDER BY e.created_at DESC, e.id DESC LIMIT 1) = 'held'
+ORDER BY m.created_at
+FOR UPDATE OF m
+"""
+).bindparams(bindparam("tenant_id", type_=UUID(as_uuid=True)))
+# The event ids come from Python (uuid7, increasing), so a `resumed` sorts after the `held` it answers even
+# when both carry the same instant.
+_RESUME = text(
+    """
+WITH moved AS (
+  UPDATE messages SET next_attempt_at = :now, updated_at = :now
+  WHERE id = ANY(:ids) AND status IN ('scheduled', 'retry_scheduled')
+  RETURNING id, tenant_id, priority
+), noted AS (
+  INSERT INTO events (id, message_id, type, payload, created_at)
+  SELECT e.event_id, e.message_id, 'resumed', '{"reason": "tenant_activated"}'::jsonb, :now
+  FROM unnest(CAST(:ids AS uuid[]), CAST(:event_ids AS uuid[])) AS e(message_id, event_id)
+  WHERE e.message_id IN (SELECT id FROM moved)
+)
+INSERT INTO outbox (topic, message_id, tenant_id, priority, available_at, created_at)
+SELECT 'mail.send', id, tenant_id, CASE priority WHEN 'high' THEN 0 WHEN 'low' THEN 2 ELSE 1 END, :now, :now
+FROM moved
+RETURNING message_id
+"""
+).bindparams(
+    bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
+    bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True))),
+)
+
+
+async def release_held(conn: AsyncConnection, tenant_id: uuid.UUID, now: datetime) -> int:
+    """Hand a re-activated tenant's held messages back to the queue now; return how many."""
+    ids = list((await conn.execute(_HELD, {"tenant_id": tenant_id})).scalars())
+    if not ids:
+        return 0
+    params = {"ids": ids, "event_ids": [uuid7() for _ in ids], "now": now}
+    released = len((await conn.execute(_RESUME, params)).all())
+    await conn.execute(text("SELECT pg_notify('iep_outbox', '')"))
+    return released

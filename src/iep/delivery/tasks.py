@@ -64,6 +64,13 @@ class DeliveryDeps:
     # and growing, then the message is dead-lettered with the exception: never a loop, never a hot spin.
     max_crashes: int = 3
     crash_backoff: timedelta = timedelta(seconds=5)
+    # A suspended tenant's message is given back unsent and looked at again after this long (ADR 0006);
+    # activation re-queues held messages at once, so this only bounds how often a hold is re-checked.
+    hold: timedelta = timedelta(seconds=300)
+
+
+class TenantSuspendedHold(Exception):
+    """The tenant is suspended: the message waits, it is neither sent nor failed (ADR 0006)."""
 
 
 async def render(renderer: Renderer, row: dict[str, Any]) -> Rendered:
@@ -133,6 +140,8 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         email, route = await _prepare(deps, row, email)
         await deps.router.throttle(route)
         result = await route.provider.send(email)
+    except TenantSuspendedHold:
+        return await _hold(deps, row, "tenant_suspended")
     except suppressions.AllRecipientsSuppressed as exc:
         return await _suppressed(deps, row, exc.dropped)
     except HeaderInjectionError as exc:
@@ -204,6 +213,8 @@ async def _prepare(deps: DeliveryDeps, row: dict[str, Any], email: OutgoingEmail
         ctx = await sending_context.load(
             conn, row["tenant_id"], row["id"], domain, email.envelope_recipients, deps.clock.now()
         )
+    if not ctx.tenant_active:  # read with the tenant's settings: no extra round trip
+        raise TenantSuspendedHold()
     email = suppressions.without_suppressed(email, ctx.suppressed)  # before any attachment fetch or provider
     try:
         files = await attachments.fetch_all(deps.attachments, ctx.attachment_rows)
@@ -222,6 +233,20 @@ async def _suppressed(deps: DeliveryDeps, row: dict[str, Any], dropped: list[str
         await repository.record_suppressed(conn, row["id"], deps.worker_id, deps.clock.now(), dropped=dropped)
     log.info("suppressed", message_id=str(row["id"]), recipients=len(dropped))
     return Decision(Outcome.DONE)
+
+
+async def _hold(deps: DeliveryDeps, row: dict[str, Any], reason: str) -> Decision:
+    """Give the message back unsent: no attempt counted, no provider touched, due again after `deps.hold`."""
+    now = deps.clock.now()
+    until = now + deps.hold
+    async with deps.engine.begin() as conn:
+        held = await repository.record_held(
+            conn, row["id"], deps.worker_id, now, until=until, previous_status=row.get("previous_status"), reason=reason
+        )
+    if not held:  # another worker took the message over meanwhile; its record stands
+        return Decision(Outcome.DONE)
+    log.info("held", message_id=str(row["id"]), tenant_id=str(row["tenant_id"]), reason=reason, until=until.isoformat())
+    return Decision(Outcome.RETRY, until)
 
 
 def _not_claimed(state: dict[str, Any] | None, now: datetime) -> Decision:

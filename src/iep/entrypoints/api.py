@@ -17,6 +17,8 @@ from iep.provider_events.endpoints import ProviderEventsDeps
 from iep.provider_events.endpoints import router as provider_events_router
 from iep.suppressions.endpoints import router as suppressions_router
 from iep.templates.endpoints import router as templates_router
+from iep.tenancy.admin_endpoints import router as admin_tenants_router
+from iep.tenancy.endpoints import router as keys_router
 from iep.tenant_webhooks.endpoints import router as webhooks_router
 
 
@@ -37,6 +39,9 @@ def create_app(container: Container) -> FastAPI:
     app.state.provider_events = ProviderEventsDeps()
     app.include_router(provider_events_router)
     app.include_router(webhooks_router)
+    app.include_router(keys_router)
+    # The operator's API: IEP_ADMIN_TOKEN, never a tenant key (off when the token is unset).
+    app.include_router(admin_tenants_router)
 
     metrics = ScrapeMetrics()
     queue = container.queue()  # connects lazily, on the first scrape

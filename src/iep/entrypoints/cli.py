@@ -135,9 +135,27 @@ def tenants_list() -> None:
     _print(_run(_with_db(repository.list_tenants)))
 
 
+@tenants.command("show")
+@click.argument("slug")
+def tenants_show(slug: str) -> None:
+    """One tenant, with its keys (never their secrets)."""
+    from iep.kit.clock import SystemClock
+    from iep.tenancy import repository, service
+    from iep.tenancy.schemas import KeyOut
+
+    async def go(conn: AsyncConnection) -> dict[str, Any]:
+        tenant = await service.tenant(conn, slug)
+        rows = await repository.list_keys(conn, tenant["id"])
+        now = SystemClock().now()
+        return {**tenant, "keys": [KeyOut.of(r, now).model_dump(mode="json", by_alias=True) for r in rows]}
+
+    _print(_run(_with_db(go)))
+
+
 @tenants.command("suspend")
 @click.argument("slug")
 def tenants_suspend(slug: str) -> None:
+    """Refuse the tenant's keys (403) and hold its mail unsent until it is activated."""
     from iep.tenancy import service
 
     _print(_run(_with_db(lambda c: service.set_active(c, slug, active=False))))
@@ -146,6 +164,7 @@ def tenants_suspend(slug: str) -> None:
 @tenants.command("activate")
 @click.argument("slug")
 def tenants_activate(slug: str) -> None:
+    """Accept the tenant's keys again and queue the mail held while it was suspended (`requeued`)."""
     from iep.tenancy import service
 
     _print(_run(_with_db(lambda c: service.set_active(c, slug, active=True))))
@@ -153,7 +172,7 @@ def tenants_activate(slug: str) -> None:
 
 @main.group()
 def keys() -> None:
-    """API keys: create (the secret is printed once), revoke."""
+    """API keys: create (the secret is printed once), list, rotate, revoke."""
 
 
 @keys.command("create")
@@ -185,13 +204,57 @@ def keys_create(tenant_slug: str, scopes: str, name: str | None, expires_at: dat
     _print(_run(_with_db(go)))
 
 
+@keys.command("list")
+@click.option("--tenant", "tenant_slug", required=True)
+def keys_list(tenant_slug: str) -> None:
+    """A tenant's keys: prefix, scopes, status and dates (never secrets or hashes)."""
+    from iep.kit.clock import SystemClock
+    from iep.tenancy import repository, service
+    from iep.tenancy.schemas import KeyOut
+
+    async def go(conn: AsyncConnection) -> list[dict[str, Any]]:
+        tenant = await service.tenant(conn, tenant_slug)
+        now = SystemClock().now()
+        return [
+            KeyOut.of(r, now).model_dump(mode="json", by_alias=True)
+            for r in await repository.list_keys(conn, tenant["id"])
+        ]
+
+    _print(_run(_with_db(go)))
+
+
+@keys.command("rotate")
+@click.argument("prefix")
+@click.option(
+    "--grace-seconds",
+    type=click.IntRange(0, 30 * 24 * 3600),
+    default=3600,
+    show_default=True,
+    help="how long the old key keeps working",
+)
+def keys_rotate(prefix: str, grace_seconds: int) -> None:
+    """Issue a key with PREFIX's scopes (printed once); PREFIX works until the grace period ends."""
+    from iep.kit.clock import SystemClock
+    from iep.tenancy import service
+    from iep.tenancy.schemas import KeyCreated, KeyOut
+
+    async def go(conn: AsyncConnection) -> dict[str, Any]:
+        now = SystemClock().now()
+        row, full, old = await service.rotate_key(conn, prefix=prefix, grace_seconds=grace_seconds, now=now)
+        doc = KeyCreated.of_new(row, full, now).model_dump(mode="json", by_alias=True)
+        return {**doc, "previous": KeyOut.of(old, now).model_dump(mode="json", by_alias=True)}
+
+    _print(_run(_with_db(go)))
+
+
 @keys.command("revoke")
 @click.argument("prefix")
 def keys_revoke(prefix: str) -> None:
+    """Revoke PREFIX: refused by every API process within a second."""
     from iep.tenancy import service
 
     row = _run(_with_db(lambda c: service.revoke_key(c, prefix)))
-    _print({"prefix": row["key_prefix"], "active": row["active"]})
+    _print({"prefix": row["key_prefix"], "active": row["active"], "revokedAt": row["revoked_at"]})
 
 
 @main.group()

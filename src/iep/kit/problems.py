@@ -47,6 +47,12 @@ class TenantSuspended(Problem):
     status, type_, title = 403, "tenant-suspended", "The tenant is suspended"
 
 
+class OperatorOnly(Problem):
+    """A tenant key sent to the operator's admin API: no tenant key opens it, whatever its scopes."""
+
+    status, type_, title = 403, "operator-only", "This API takes the operator's token, not a tenant key"
+
+
 class NotFound(Problem):
     status, type_, title = 404, "not-found", "Not found"
 

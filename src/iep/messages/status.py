@@ -22,8 +22,9 @@ class Status(StrEnum):
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.QUEUED: frozenset({Status.PROCESSING, Status.CANCELED}),
     Status.SCHEDULED: frozenset({Status.PROCESSING, Status.CANCELED}),
+    # PROCESSING → SCHEDULED: a hold while the tenant is suspended gives the claim back unsent (ADR 0006).
     Status.PROCESSING: frozenset(
-        {Status.SENT, Status.RETRY_SCHEDULED, Status.FAILED, Status.SUPPRESSED, Status.PROCESSING}
+        {Status.SENT, Status.RETRY_SCHEDULED, Status.FAILED, Status.SUPPRESSED, Status.PROCESSING, Status.SCHEDULED}
     ),
     Status.RETRY_SCHEDULED: frozenset({Status.PROCESSING, Status.CANCELED}),
     Status.SENT: frozenset({Status.DELIVERED, Status.BOUNCED, Status.COMPLAINED}),

@@ -44,6 +44,10 @@ api_keys = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("last_used_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set with `active = false` by a revocation; `active` stays the flag authentication reads.
+    Column("revoked_at", DateTime(timezone=True)),
+    # The prefix of the key a rotation issued in this one's place; this one then expires after the grace.
+    Column("rotated_to", String(8)),
     Index(None, "tenant_id"),
 )
 

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import cast, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import Text
 
 from iep.kit.ids import uuid7
+from iep.kit.scoping import scoped_select, scoped_update
 from iep.tenancy.models import allowed_sender_domains, api_keys, tenants
+
+# What may be shown of a key: everything but its hash.
+_KEY_COLUMNS = (
+    api_keys.c.id,
+    api_keys.c.tenant_id,
+    api_keys.c.key_prefix,
+    api_keys.c.name,
+    api_keys.c.scopes,
+    api_keys.c.active,
+    api_keys.c.created_at,
+    api_keys.c.expires_at,
+    api_keys.c.last_used_at,
+    api_keys.c.revoked_at,
+    api_keys.c.rotated_to,
+)
 
 
 async def insert_tenant(conn: AsyncConnection, *, name: str, slug: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +62,22 @@ async def set_tenant_active(conn: AsyncConnection, slug: str, active: bool) -> d
     return dict(row._mapping) if row else None
 
 
+async def update_tenant(
+    conn: AsyncConnection, slug: str, *, name: str | None, merge: dict[str, Any], remove: list[str]
+) -> dict[str, Any] | None:
+    """Rename and merge settings in one statement: top-level keys in `merge` replace, keys in `remove` go."""
+    values: dict[str, Any] = {"updated_at": func.now()}
+    if name is not None:
+        values["name"] = name
+    if merge or remove:
+        merged = tenants.c.settings.op("||")(cast(merge, JSONB))
+        values["settings"] = merged.op("-")(cast(remove, ARRAY(Text))) if remove else merged
+    row = (
+        await conn.execute(update(tenants).where(tenants.c.slug == slug).values(**values).returning(*tenants.c))
+    ).one_or_none()
+    return dict(row._mapping) if row else None
+
+
 async def insert_key(
     conn: AsyncConnection,
     *,
@@ -72,10 +106,54 @@ async def insert_key(
     return dict(row._mapping)
 
 
-async def deactivate_key(conn: AsyncConnection, prefix: str) -> dict[str, Any] | None:
+async def deactivate_key(
+    conn: AsyncConnection, prefix: str, now: datetime, tenant_id: uuid.UUID | None = None
+) -> dict[str, Any] | None:
+    """Revoke by prefix; `tenant_id` confines it to one tenant's keys (the tenant API), None is the operator's."""
+    stmt = update(api_keys) if tenant_id is None else scoped_update(api_keys, tenant_id)
     row = (
         await conn.execute(
-            update(api_keys).where(api_keys.c.key_prefix == prefix).values(active=False).returning(*api_keys.c)
+            stmt.where(api_keys.c.key_prefix == prefix)
+            .values(active=False, revoked_at=func.coalesce(api_keys.c.revoked_at, now))
+            .returning(*api_keys.c)
+        )
+    ).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+async def tenant_of_key(conn: AsyncConnection, prefix: str) -> uuid.UUID | None:
+    found: uuid.UUID | None = (
+        await conn.execute(select(api_keys.c.tenant_id).where(api_keys.c.key_prefix == prefix))
+    ).scalar_one_or_none()
+    return found
+
+
+async def list_keys(conn: AsyncConnection, tenant_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await conn.execute(scoped_select(api_keys, tenant_id, *_KEY_COLUMNS).order_by(api_keys.c.created_at))
+    return [dict(r._mapping) for r in rows]
+
+
+async def key_of_tenant(
+    conn: AsyncConnection, tenant_id: uuid.UUID, prefix: str, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    stmt = scoped_select(api_keys, tenant_id, *_KEY_COLUMNS).where(api_keys.c.key_prefix == prefix)
+    row = (await conn.execute(stmt.with_for_update() if for_update else stmt)).one_or_none()
+    return dict(row._mapping) if row else None
+
+
+async def end_key_after(
+    conn: AsyncConnection, tenant_id: uuid.UUID, prefix: str, *, ends_at: datetime, rotated_to: str
+) -> dict[str, Any] | None:
+    """A rotation's old key: it expires at `ends_at` (or earlier, if it was due to expire before)."""
+    row = (
+        await conn.execute(
+            scoped_update(api_keys, tenant_id)
+            .where(api_keys.c.key_prefix == prefix)
+            .values(
+                expires_at=func.least(func.coalesce(api_keys.c.expires_at, ends_at), ends_at),
+                rotated_to=rotated_to,
+            )
+            .returning(*_KEY_COLUMNS)
         )
     ).one_or_none()
     return dict(row._mapping) if row else None
@@ -104,26 +182,36 @@ async def key_for_auth(conn: AsyncConnection, prefix: str) -> dict[str, Any] | N
     return dict(row._mapping) if row else None
 
 
+# Re-read what may have changed since the key was verified (revocation, expiry, a rotation's grace end,
+# suspension, settings), and record use, but write `last_used_at` at most once per LAST_USED_RESOLUTION: the
+# re-read runs every second on every replica, a write that often would be a row update per key per second.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
 async def touch_key(conn: AsyncConnection, key_id: uuid.UUID, now: datetime) -> dict[str, Any] | None:
-    """Record use and re-read what may have changed since the key was verified (revocation, suspension)."""
-    stmt = (
+    """One statement: the key's current state, and `last_used_at = now` when the stored one is older than a minute."""
+    touched = (
         update(api_keys)
-        .where(api_keys.c.id == key_id)
+        .where(
+            api_keys.c.id == key_id,
+            or_(api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at < now - LAST_USED_RESOLUTION),
+        )
         .values(last_used_at=now)
-        .returning(
+        .returning(api_keys.c.id)
+        .cte("touched")
+    )
+    stmt = (
+        select(
             api_keys.c.scopes,
             api_keys.c.active,
             api_keys.c.expires_at,
-            select(tenants.c.active)
-            .where(tenants.c.id == api_keys.c.tenant_id)
-            .scalar_subquery()
-            .label("tenant_active"),
-            select(tenants.c.settings)
-            .where(tenants.c.id == api_keys.c.tenant_id)
-            .scalar_subquery()
-            .label("tenant_settings"),
+            tenants.c.active.label("tenant_active"),
+            tenants.c.settings.label("tenant_settings"),
             _domains_of(api_keys.c.tenant_id),
+            select(func.count()).select_from(touched).scalar_subquery().label("touched"),
         )
+        .join(tenants, tenants.c.id == api_keys.c.tenant_id)
+        .where(api_keys.c.id == key_id)
     )
     row = (await conn.execute(stmt)).one_or_none()
     return dict(row._mapping) if row else None
