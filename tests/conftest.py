@@ -20,6 +20,7 @@ from iep.kit import migrate
 from iep.kit.clock import FakeClock
 from iep.providers.smtp import SmtpProvider
 from iep.rendering.renderer import Renderer
+from iep.sending_domains import repository as sending_domains
 from iep.tenancy import service as tenancy
 from tests.support import brokers
 from tests.support.smtp_sink import SmtpSink
@@ -144,9 +145,22 @@ class TenantKey:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-async def make_tenant(container: Container, slug: str, *, scopes: tuple[str, ...] = ("send", "read")) -> TenantKey:
+# The sender domains the suite's payloads use; make_tenant gives each tenant them, verified, as production
+# requires (SENDER_DOMAINS_REQUIRE_VERIFIED). Tests about sender domains pass their own (or none).
+SENDER_DOMAINS = ("product.example", "demo.example")
+
+
+async def make_tenant(
+    container: Container,
+    slug: str,
+    *,
+    scopes: tuple[str, ...] = ("send", "read"),
+    verified_domains: tuple[str, ...] = SENDER_DOMAINS,
+) -> TenantKey:
     async with container.engine.begin() as conn:
-        await tenancy.create_tenant(conn, name=slug.title(), slug=slug)
+        row = await tenancy.create_tenant(conn, name=slug.title(), slug=slug)
+        for domain in verified_domains:
+            await sending_domains.insert_domain(conn, row["id"], domain, verified=True)
         _, key = await tenancy.create_key(conn, tenant_slug=slug, scopes=list(scopes))
     return TenantKey(slug, key)
 
