@@ -104,7 +104,9 @@ class DnsClient:
                 return Lookup(name, chain=tuple(chain), error=TIMEOUT)
             answer, error = await self._resolve(qname, rdtype, remaining)
             if answer is None:
-                # NXDOMAIN at the end of a chain we already followed still explains what is wrong.
+                if rdtype == "CNAME" and chain and error == NXDOMAIN:
+                    return Lookup(name, chain=tuple(chain))  # the walk ends at a name that does not exist
+                # For a record lookup, NXDOMAIN behind a CNAME (a dangling alias) is the thing to fix.
                 return Lookup(name, chain=tuple(chain), error=error)
             hops = [_text(rd.target) for c in answer.chaining_result.cnames for rd in c]
             if rdtype == "CNAME" and answer.rrset is not None:
@@ -138,7 +140,11 @@ class DnsClient:
             return None, TIMEOUT
         except dns.message.ChainTooLong:
             return None, CNAME_LOOP
-        except dns.resolver.NoNameservers:
+        except dns.resolver.NoNameservers as exc:
+            # dnspython files an answer whose CNAMEs go round in circles under "the server failed".
+            errors = exc.kwargs.get("errors") or []
+            if any(isinstance(e[3], dns.message.ChainTooLong) for e in errors if len(e) > 3):
+                return None, CNAME_LOOP
             return None, SERVFAIL
         except dns.exception.DNSException as exc:
             return None, type(exc).__name__
