@@ -170,9 +170,11 @@ BROKEN = {
         lambda a: f"TXT lookup of {a.records['dkim']['name']} failed: NXDOMAIN",
     ),
     "dkim-cname-loop": Broken(
-        lambda z, a: z.drop(a.records["dkim"]["name"])
-        .cname(a.records["dkim"]["name"], f"k.{DOMAIN}")
-        .cname(f"k.{DOMAIN}", a.records["dkim"]["name"]),
+        lambda z, a: (
+            z.drop(a.records["dkim"]["name"])
+            .cname(a.records["dkim"]["name"], f"k.{DOMAIN}")
+            .cname(f"k.{DOMAIN}", a.records["dkim"]["name"])
+        ),
         "dkim",
         "CNAME loop",
         lambda a: [],
@@ -201,9 +203,11 @@ BROKEN = {
         lambda a: f"is a CNAME to mail.other.example, not to {BOUNCE_DOMAIN}",
     ),
     "return-path-cname-loop": Broken(
-        lambda z, a: z.drop(f"bounces.{DOMAIN}")
-        .cname(f"bounces.{DOMAIN}", f"rp.{DOMAIN}")
-        .cname(f"rp.{DOMAIN}", f"bounces.{DOMAIN}"),
+        lambda z, a: (
+            z.drop(f"bounces.{DOMAIN}")
+            .cname(f"bounces.{DOMAIN}", f"rp.{DOMAIN}")
+            .cname(f"rp.{DOMAIN}", f"bounces.{DOMAIN}")
+        ),
         "return_path",
         "CNAME loop",
         lambda a: [f"rp.{DOMAIN}", f"bounces.{DOMAIN}"],
