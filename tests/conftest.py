@@ -21,6 +21,7 @@ from iep.kit.clock import FakeClock
 from iep.messages.status import INITIAL, Status, can_move
 from iep.providers.smtp import SmtpProvider
 from iep.rendering.renderer import Renderer
+from iep.sending_domains import repository as sending_domains
 from iep.tenancy import service as tenancy
 from tests.support import brokers
 from tests.support.smtp_sink import SmtpSink
@@ -158,6 +159,9 @@ async def container(
         smtp_port=sink.port,
         default_provider="smtp",
         attachments_dir=tmp_path_factory.mktemp("attachments"),
+        # DNS stays on loopback: a port nobody answers on, so a lookup no test arranged fails fast, never leaves.
+        dns_nameservers="127.0.0.1:9",
+        dns_timeout_seconds=0.5,
     )
     providers = {
         "smtp": SmtpProvider(
@@ -195,11 +199,32 @@ class TenantKey:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-async def make_tenant(container: Container, slug: str, *, scopes: tuple[str, ...] = ("send", "read")) -> TenantKey:
+# The sender domains the suite's payloads use; make_tenant gives each tenant them, verified, as production
+# requires (SENDER_DOMAINS_REQUIRE_VERIFIED). Tests about sender domains pass their own (or none).
+SENDER_DOMAINS = ("product.example", "demo.example")
+
+
+async def make_tenant(
+    container: Container,
+    slug: str,
+    *,
+    scopes: tuple[str, ...] = ("send", "read"),
+    verified_domains: tuple[str, ...] = SENDER_DOMAINS,
+) -> TenantKey:
     async with container.engine.begin() as conn:
-        await tenancy.create_tenant(conn, name=slug.title(), slug=slug)
+        row = await tenancy.create_tenant(conn, name=slug.title(), slug=slug)
+        for domain in verified_domains:
+            await sending_domains.insert_domain(conn, row["id"], domain, verified=True)
         _, key = await tenancy.create_key(conn, tenant_slug=slug, scopes=list(scopes))
     return TenantKey(slug, key)
+
+
+async def verify_domains(container: Container, slug: str, domains: tuple[str, ...] = SENDER_DOMAINS) -> None:
+    """Give a tenant made another way (CLI, admin API) the verified sender domains the tests send from."""
+    async with container.engine.begin() as conn:
+        tenant_id = (await conn.execute(text("SELECT id FROM tenants WHERE slug = :s"), {"s": slug})).scalar_one()
+        for domain in domains:
+            await sending_domains.insert_domain(conn, tenant_id, domain, verified=True)
 
 
 @pytest.fixture

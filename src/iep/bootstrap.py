@@ -237,7 +237,11 @@ def build(
         engine=engine,
         clock=clock,
         authenticator=Authenticator(engine, clock),
-        limits=AcceptLimits(max_recipients=settings.max_recipients, max_attempts=settings.max_attempts),
+        limits=AcceptLimits(
+            max_recipients=settings.max_recipients,
+            max_attempts=settings.max_attempts,
+            require_verified_senders=settings.senders_must_be_verified,
+        ),
         accept_group=GroupCommit(engine),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         renderer=renderer or build_renderer(settings, engine=engine),

@@ -98,6 +98,15 @@ class Settings(BaseSettings):
     suppress_after_hard_bounces: int = Field(default=3, ge=1, le=1000)
     # Domain for Message-ID headers when the sender's own domain is not used.
     message_id_domain: str = "iep.local"
+    # Sender domains (S5): unset = required everywhere but the `dev` role; false = any domain in the tenant's
+    # list may send, verified or not. A tenant with no domains never sends.
+    sender_domains_require_verified: bool | None = None
+    # What the tenant's SPF record must include; unset = `_spf.<BOUNCE_DOMAIN>`.
+    spf_include: str | None = None
+    # Resolvers for domain verification, `host[:port]` comma separated (e.g. 127.0.0.1:5353, [::1]:53);
+    # empty = the system's (/etc/resolv.conf). Each lookup, CNAME hops included, ends within the timeout.
+    dns_nameservers: str = ""
+    dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     iep_encryption_key: str | None = None
     s3_endpoint: str | None = None
@@ -201,6 +210,34 @@ class Settings(BaseSettings):
         if self.webhook_allow_http is not None:
             return self.webhook_allow_http
         return self.service_role is Role.DEV
+
+    @field_validator("sender_domains_require_verified", mode="before")
+    @classmethod
+    def _unset_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def senders_must_be_verified(self) -> bool:
+        if self.sender_domains_require_verified is not None:
+            return self.sender_domains_require_verified
+        return self.service_role is not Role.DEV
+
+    @property
+    def platform_bounce_domain(self) -> str:
+        """The domain a tenant's return-path CNAME points at (BOUNCE_DOMAIN, else MESSAGE_ID_DOMAIN)."""
+        return (self.bounce_domain or self.message_id_domain).strip().rstrip(".").lower()
+
+    @property
+    def spf_include_domain(self) -> str:
+        return (self.spf_include or f"_spf.{self.platform_bounce_domain}").strip().rstrip(".").lower()
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _nameservers(cls, value: str) -> str:
+        from iep.sending_domains.dns import parse_nameservers
+
+        parse_nameservers(value)  # raises ValueError naming the bad entry
+        return value
 
     @field_validator("iep_encryption_key")
     @classmethod

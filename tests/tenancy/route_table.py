@@ -63,6 +63,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("DELETE", "/v1/webhooks/{endpoint_id}"): Route("send"),
     ("GET", "/v1/webhooks/{endpoint_id}/deliveries"): Route("read"),
     ("POST", "/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay"): Route("send"),
+    # Sender domains (S5)
+    ("POST", "/v1/domains"): Route("admin", body={"domain": "new.example"}),
+    ("GET", "/v1/domains"): Route("read"),
+    ("GET", "/v1/domains/{domain_id}"): Route("read"),
+    ("DELETE", "/v1/domains/{domain_id}"): Route("admin"),
+    ("POST", "/v1/domains/{domain_id}/verify"): Route("admin"),
     # Keys (S2)
     ("POST", "/v1/keys"): Route("admin", body={"scopes": ["read"]}),
     ("GET", "/v1/keys"): Route("admin"),

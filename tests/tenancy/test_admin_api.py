@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from iep.bootstrap import Container
 from iep.config import ConfigError, load_settings
 from iep.tenancy import auth as tenancy_auth
-from tests.conftest import TenantKey, make_tenant
+from tests.conftest import TenantKey, make_tenant, verify_domains
 
 TOKEN = "operator-" + "0123456789abcdef" * 3
 OPERATOR = {"Authorization": f"Bearer {TOKEN}"}
@@ -69,6 +69,7 @@ async def test_the_operator_creates_lists_updates_suspends_and_activates(
     issued = await api.post("/v1/admin/tenants/acme-corp/keys", json={"scopes": ["send", "admin"]}, headers=OPERATOR)
     assert issued.status_code == 201, issued.text
     tenant_headers = {"Authorization": f"Bearer {issued.json()['key']}"}
+    await verify_domains(container, "acme-corp")
     assert (await api.post("/v1/messages", json=SEND, headers=tenant_headers)).status_code == 202
 
     suspended = await api.post("/v1/admin/tenants/acme-corp/suspend", headers=OPERATOR)

@@ -10,6 +10,7 @@ import pytest
 from iep.bootstrap import Container
 from iep.kit.clock import FakeClock
 from iep.tenancy import auth as tenancy_auth
+from tests.conftest import verify_domains
 from tests.entrypoints.test_cli import iep, ok_json, refused
 
 SEND = {"to": ["a@example.com"], "from": "x@product.example", "subject": "S", "textBody": "T"}
@@ -22,10 +23,10 @@ async def test_show_list_rotate_and_revoke_from_the_shell(
     clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    del container  # requested first: its setup empties the tables
     monkeypatch.setattr(tenancy_auth, "RECHECK_SECONDS", 0.0)
     ok_json(iep(database_url, "tenants", "create", "--name", "Acme"))
     created = ok_json(iep(database_url, "keys", "create", "--tenant", "acme", "--scopes", "send,read", "--name", "b"))
+    await verify_domains(container, "acme")
 
     shown = ok_json(iep(database_url, "tenants", "show", "acme"))
     assert shown["slug"] == "acme"

@@ -37,9 +37,18 @@ MISSING = {
     "email": "absent@example.com",
     "prefix": "zzzzzzzz",
     "name": "absent-template",
+    "domain_id": str(uuid.UUID(int=0xD0)),
 }
 # What the owner can read: compared before and after the intruder's calls (a key's last use moves by itself).
-OWNER_VIEWS = ("/v1/messages", "/v1/dlq", "/v1/suppressions", "/v1/webhooks", "/v1/keys", "/v1/templates")
+OWNER_VIEWS = (
+    "/v1/messages",
+    "/v1/dlq",
+    "/v1/suppressions",
+    "/v1/webhooks",
+    "/v1/keys",
+    "/v1/templates",
+    "/v1/domains",
+)
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +91,12 @@ async def world(api: httpx.AsyncClient, container: Container) -> World:
     endpoint_id, delivery_id = uuid.uuid4(), uuid.uuid4()
     async with container.engine.begin() as conn:
         tenant_id = (await conn.execute(text("SELECT id FROM tenants WHERE slug = 'owner'"))).scalar_one()
+        domain_id = (
+            await conn.execute(
+                text("SELECT id FROM allowed_sender_domains WHERE tenant_id = :t AND domain = 'product.example'"),
+                {"t": tenant_id},
+            )
+        ).scalar_one()
         # Dead-lettered the way a worker leaves it: claimed, then failed (the state machine's moves).
         for change in ("status = 'processing'", "status = 'failed', dead_lettered_at = now()"):
             await conn.execute(
@@ -100,6 +115,7 @@ async def world(api: httpx.AsyncClient, container: Container) -> World:
             "delivery_id": str(delivery_id),
             "prefix": owner.key.split("_")[1],
             "name": "private",
+            "domain_id": str(domain_id),
         },
     )
 

@@ -33,6 +33,7 @@ DUMMY = {
     "slug": "acme",
     "provider": "resend",
     "account_id": str(uuid.UUID(int=4)),
+    "domain_id": str(uuid.UUID(int=5)),
 }
 TENANT = sorted(k for k, r in ROUTES.items() if r.scope is not None)
 OPERATOR = sorted(k for k, r in ROUTES.items() if r.operator)

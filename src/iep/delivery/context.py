@@ -21,6 +21,7 @@ from iep.messages.models import attachments
 from iep.providers.base import DkimKey, PermanentProviderError
 from iep.providers.models import tenant_providers
 from iep.sending_domains.models import dkim_keys
+from iep.sending_domains.names import ascii_domain
 from iep.suppressions import repository as suppressions
 from iep.tenancy.models import tenants
 
@@ -90,7 +91,8 @@ async def load(
         )
     }
     dkim = (
-        await conn.execute(scoped_select(dkim_keys, tenant_id).where(dkim_keys.c.domain == from_domain.lower()))
+        # Keys are stored under the A-label form; a From of `info@bücher.example` signs as xn--bcher-kva.example.
+        await conn.execute(scoped_select(dkim_keys, tenant_id).where(dkim_keys.c.domain == ascii_domain(from_domain)))
     ).one_or_none()
     files = await conn.execute(
         select(attachments).where(attachments.c.message_id == message_id).order_by(attachments.c.created_at)

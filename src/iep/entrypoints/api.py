@@ -15,6 +15,7 @@ from iep.messages.endpoints import router as messages_router
 from iep.observability.metrics import ScrapeMetrics
 from iep.provider_events.endpoints import ProviderEventsDeps
 from iep.provider_events.endpoints import router as provider_events_router
+from iep.sending_domains.endpoints import router as domains_router
 from iep.suppressions.endpoints import router as suppressions_router
 from iep.templates.endpoints import router as templates_router
 from iep.tenancy.admin_endpoints import router as admin_tenants_router
@@ -35,6 +36,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(messages_router)
     app.include_router(templates_router)
     app.include_router(suppressions_router)
+    app.include_router(domains_router)
     # Provider events in: no API key, the provider's signature is the authentication.
     app.state.provider_events = ProviderEventsDeps()
     app.include_router(provider_events_router)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.config import ConfigError, Role, Settings, load_settings
+from iep.entrypoints.cli_domains import domains
 from iep.kit.db import create_engine
 from iep.observability import logging as iep_logging
 
@@ -93,6 +94,9 @@ def run(role: str | None) -> None:
         asyncio.run(run_role(settings, Role(role) if role else settings.service_role))
     except UnsafeInterpreterError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+main.add_command(domains)
 
 
 @main.group()

@@ -9,10 +9,12 @@ from pathlib import Path
 from iep.bootstrap import Container
 from iep.config import Settings
 from iep.kit.crypto import KeyRing
+from iep.sending_domains import repository as sending_domains
 from iep.tenancy import repository as tenancy_repo
 from iep.tenancy import service as tenancy
 
 DEMO_SLUG = "demo"
+DEMO_DOMAIN = "demo.example"
 # The example templates of a source checkout: what `make dev` serves when TEMPLATES_SOURCE_DIR has none.
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "templates"
 
@@ -41,8 +43,11 @@ async def demo_key(container: Container, settings: Settings) -> str:
     async with container.engine.begin() as conn:
         tenant = await tenancy_repo.tenant_by_slug(conn, DEMO_SLUG)
         if tenant is None:
-            await tenancy.create_tenant(conn, name="Demo", slug=DEMO_SLUG)
-        elif key_file.exists():
+            tenant = await tenancy.create_tenant(conn, name="Demo", slug=DEMO_SLUG)
+        # Listed, not verified: dev accepts any listed domain (SENDER_DOMAINS_REQUIRE_VERIFIED defaults to false
+        # there), and `iep domains verify` shows what production would need.
+        await sending_domains.ensure_domain(conn, tenant["id"], DEMO_DOMAIN)
+        if key_file.exists():
             key = key_file.read_text().strip()
             row = await tenancy_repo.key_for_auth(conn, key.split("_")[1]) if key.count("_") >= 2 else None
             if row is not None and row["active"]:
@@ -60,7 +65,7 @@ async def announce(container: Container, settings: Settings, *, smtp_listen: str
     body = json.dumps(
         {
             "to": ["ada@example.com"],
-            "from": {"email": "hello@demo.example", "name": "Demo"},
+            "from": {"email": f"hello@{DEMO_DOMAIN}", "name": "Demo"},
             "subject": "Hello {{name}}",
             "htmlBody": "<h1>Hello {{name}}</h1><p>Your first IEP email.</p>",
             "variables": {"name": "Ada"},
@@ -69,7 +74,7 @@ async def announce(container: Container, settings: Settings, *, smtp_listen: str
     with_template = json.dumps(
         {
             "to": ["ada@example.com"],
-            "from": {"email": "hello@demo.example", "name": "Demo"},
+            "from": {"email": f"hello@{DEMO_DOMAIN}", "name": "Demo"},
             "template": "react/welcome",
             "templateData": {"name": "Ada", "product": "Demo", "loginUrl": "https://demo.example/login"},
         }

@@ -26,6 +26,7 @@ from iep.messages.addresses import check_display_name, domain_of, normalize_addr
 from iep.messages.header_safety import check_header_text
 from iep.rendering.handlebars import check_syntax
 from iep.rendering.limits import MAX_DATA_BYTES
+from iep.sending_domains.policy import NO_SENDERS, SenderPolicy
 
 MAX_SUBJECT = 998
 MAX_BODY_CHARS = 10 * 1024 * 1024
@@ -122,7 +123,7 @@ class AttachmentIn(_Strict):
 
 
 class SendRequest(_Strict):
-    """`POST /v1/messages`. Validation context: `sender_domains` (frozenset) and `max_recipients` (int)."""
+    """`POST /v1/messages`. Validation context: `senders` (a SenderPolicy) and `max_recipients` (int)."""
 
     to: list[Email] = Field(min_length=1)
     cc: list[Email] = Field(default_factory=list)
@@ -178,10 +179,11 @@ class SendRequest(_Strict):
     @field_validator("sender")
     @classmethod
     def _sender_domain(cls, value: Sender, info: ValidationInfo) -> Sender:
-        allowed: frozenset[str] = (info.context or {}).get("sender_domains") or frozenset()
-        domain = domain_of(value.email)
-        if allowed and domain not in allowed:
-            raise ValueError(f"sender domain {domain!r} is not allowed for this tenant")
+        # No policy in the context means nobody may send: a caller that forgets it fails closed.
+        policy: SenderPolicy = (info.context or {}).get("senders") or NO_SENDERS
+        refusal = policy.refusal(domain_of(value.email))
+        if refusal is not None:
+            raise PydanticCustomError(refusal.code, "{reason}", {"reason": refusal.message})
         return value
 
     @field_validator("subject")

@@ -30,6 +30,7 @@ from iep.messages.schemas import Accepted, SendRequest
 from iep.messages.status import Status
 from iep.messages.validation import problem_errors
 from iep.rendering.catalog import TemplateCatalog
+from iep.sending_domains.policy import SenderPolicy
 from iep.templates.service import template_checks
 from iep.tenancy.context import TenantContext
 
@@ -38,6 +39,8 @@ from iep.tenancy.context import TenantContext
 class AcceptLimits:
     max_recipients: int
     max_attempts: int
+    # SENDER_DOMAINS_REQUIRE_VERIFIED: only verified sender domains send (else any listed one).
+    require_verified_senders: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,8 @@ def parse_send(
 ) -> SendRequest:
     if not isinstance(payload, dict):
         raise ValidationFailed([{"field": "", "pointer": "", "code": "type", "message": "must be a JSON object"}])
-    context = {"sender_domains": ctx.sender_domains, "max_recipients": limits.max_recipients, "now": now}
+    senders = SenderPolicy(ctx.sender_domains, ctx.verified_sender_domains, limits.require_verified_senders)
+    context = {"senders": senders, "max_recipients": limits.max_recipients, "now": now}
     errors: list[dict[str, Any]] = []
     try:
         request = model.model_validate(payload, context=context)

@@ -15,6 +15,8 @@ dkim_keys = Table(
     Column("domain", String(255), nullable=False),
     Column("selector", String(63), nullable=False),
     Column("private_key_encrypted", Text, nullable=False),
+    # base64 DER SubjectPublicKeyInfo, what the DKIM TXT record's p= carries (public: not encrypted).
+    Column("public_key", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("tenant_id", "domain"),
 )

@@ -131,4 +131,5 @@ def _context(tenant_id: Any, slug: str, key_id: Any, row: dict[str, Any]) -> Ten
         scopes=frozenset(row["scopes"]),
         settings=row["tenant_settings"] or {},
         sender_domains=frozenset(d.lower() for d in row["sender_domains"] or ()),
+        verified_sender_domains=frozenset(d.lower() for d in row["verified_sender_domains"] or ()),
     )

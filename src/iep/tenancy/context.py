@@ -14,5 +14,6 @@ class TenantContext:
     key_id: uuid.UUID
     scopes: frozenset[str]
     settings: dict[str, Any] = field(default_factory=dict)
-    # Empty means the tenant has not restricted its senders yet.
+    # The tenant's sender domains (lower-case A-labels), and those of them verified in DNS (S5).
     sender_domains: frozenset[str] = frozenset()
+    verified_sender_domains: frozenset[str] = frozenset()

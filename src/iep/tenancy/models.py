@@ -59,5 +59,9 @@ allowed_sender_domains = Table(
     Column("domain", String(255), nullable=False),
     Column("verified", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The last DNS verification (S5, iep.sending_domains): when, and its result per record.
+    Column("verified_at", DateTime(timezone=True)),
+    Column("checked_at", DateTime(timezone=True)),
+    Column("check_results", JSONB),
     UniqueConstraint("tenant_id", "domain"),
 )

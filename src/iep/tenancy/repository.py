@@ -174,6 +174,7 @@ async def key_for_auth(conn: AsyncConnection, prefix: str) -> dict[str, Any] | N
                 tenants.c.active.label("tenant_active"),
                 tenants.c.settings.label("tenant_settings"),
                 _domains_of(api_keys.c.tenant_id),
+                _domains_of(api_keys.c.tenant_id, verified=True),
             )
             .join(tenants, tenants.c.id == api_keys.c.tenant_id)
             .where(api_keys.c.key_prefix == prefix)
@@ -209,6 +210,7 @@ async def touch_key(conn: AsyncConnection, key_id: uuid.UUID, now: datetime) -> 
             tenants.c.settings.label("tenant_settings"),
             _domains_of(api_keys.c.tenant_id),
             select(func.count()).select_from(touched).scalar_subquery().label("touched"),
+            _domains_of(api_keys.c.tenant_id, verified=True),
         )
         .join(tenants, tenants.c.id == api_keys.c.tenant_id)
         .where(api_keys.c.id == key_id)
@@ -217,13 +219,14 @@ async def touch_key(conn: AsyncConnection, key_id: uuid.UUID, now: datetime) -> 
     return dict(row._mapping) if row else None
 
 
-def _domains_of(tenant_id: Any) -> Any:
-    return (
-        select(func.coalesce(func.array_agg(allowed_sender_domains.c.domain), []))
-        .where(allowed_sender_domains.c.tenant_id == tenant_id)
-        .scalar_subquery()
-        .label("sender_domains")
+def _domains_of(tenant_id: Any, *, verified: bool = False) -> Any:
+    # Read with the key and cached with it, so the accept path checks the sender without a query (SPEC B2).
+    stmt = select(func.coalesce(func.array_agg(allowed_sender_domains.c.domain), [])).where(
+        allowed_sender_domains.c.tenant_id == tenant_id
     )
+    if verified:
+        stmt = stmt.where(allowed_sender_domains.c.verified)
+    return stmt.scalar_subquery().label("verified_sender_domains" if verified else "sender_domains")
 
 
 async def insert_sender_domain(conn: AsyncConnection, tenant_id: uuid.UUID, domain: str) -> None:
