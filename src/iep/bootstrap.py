@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,8 +24,12 @@ from iep.kit.clock import Clock, SystemClock
 from iep.kit.crypto import KeyRing
 from iep.kit.db import create_engine
 from iep.kit.sigv4 import AwsCredentials
+from iep.limits.limiter import TenantLimiter
+from iep.limits.redis_store import RedisLimitStore
+from iep.limits.stores import LimitStore, MemoryLimitStore
 from iep.messages.group_commit import GroupCommit
 from iep.messages.service import AcceptLimits
+from iep.observability.metrics import AcceptMetrics
 from iep.providers import registry
 from iep.providers.base import Provider
 from iep.queue.port import SEND_QUEUE, Queue
@@ -51,6 +56,10 @@ class Container:
     renderer: Renderer
     # Concurrent accepts share one round trip and one commit (SPEC B2).
     accept_group: GroupCommit
+    # Per-tenant rate limits and monthly quota at accept (S3, S4).
+    tenant_limiter: TenantLimiter
+    # Every metric counted as it happens (not read at scrape time) registers here; /metrics renders it.
+    metrics_registry: CollectorRegistry
     providers: dict[str, Provider] = field(default_factory=dict)
     attachment_store: AttachmentStore | None = None
     redis: Redis | None = None
@@ -216,6 +225,11 @@ def build(
     clock = clock or SystemClock()
     suppressions.configure(suppress_after_hard_bounces=settings.suppress_after_hard_bounces)
     engine = create_engine(database_url, pool_size=pool_size, application_name=role)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    registry = CollectorRegistry()
+    # Shared by every API replica through Redis (D7); without it, this process's counters and PostgreSQL's quota.
+    limit_store: LimitStore = RedisLimitStore(redis) if redis else MemoryLimitStore()
+    limiter = TenantLimiter(limit_store, engine, clock, AcceptMetrics(registry).rate_limit_hits)
     return Container(
         settings=settings,
         database_url=database_url,
@@ -224,12 +238,14 @@ def build(
         authenticator=Authenticator(engine, clock),
         limits=AcceptLimits(max_recipients=settings.max_recipients, max_attempts=settings.max_attempts),
         accept_group=GroupCommit(engine),
+        tenant_limiter=limiter,
+        metrics_registry=registry,
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         renderer=renderer or build_renderer(settings, engine=engine),
         owns_renderer=renderer is None,
         providers=dict(providers) if providers is not None else default_providers(settings),
         attachment_store=attachment_store(settings),
-        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+        redis=redis,
     )
 
 

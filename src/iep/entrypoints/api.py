@@ -11,6 +11,7 @@ import iep
 from iep.api import problems
 from iep.bootstrap import Container
 from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
+from iep.limits.endpoints import router as usage_router
 from iep.messages.endpoints import router as messages_router
 from iep.observability.metrics import ScrapeMetrics
 from iep.provider_events.endpoints import ProviderEventsDeps
@@ -37,8 +38,9 @@ def create_app(container: Container) -> FastAPI:
     app.state.provider_events = ProviderEventsDeps()
     app.include_router(provider_events_router)
     app.include_router(webhooks_router)
+    app.include_router(usage_router)
 
-    metrics = ScrapeMetrics()
+    metrics = ScrapeMetrics(container.metrics_registry)
     queue = container.queue()  # connects lazily, on the first scrape
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)

@@ -30,6 +30,8 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         413: "Body too large",
         415: "Not JSON",
         422: "Invalid fields (every error listed) or Idempotency-Key reused with another body",
+        429: "The tenant's rate limit (`rate-limited`) or monthly quota (`quota-exceeded`) is reached; see Retry-After",
+        503: "The shared limit counters (Redis) did not answer",
     }.items()
 }
 
@@ -55,16 +57,20 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
         idempotency_header=request.headers.get("idempotency-key"),
         templates=container.renderer.catalog,
     )
-    result = await service.accept_message(
-        container.engine,
-        ctx,
-        parsed,
-        container.limits,
-        container.clock,
-        store=container.attachment_store,
-        group=container.accept_group,
-    )
-    headers = {"Location": f"/v1/messages/{result.accepted.message_id}"}
+    # Counted after validation (a refused body takes nothing) and given back if the insert fails or replays.
+    async with container.tenant_limiter.reserve(ctx, 1) as grant:
+        result = await service.accept_message(
+            container.engine,
+            ctx,
+            parsed,
+            container.limits,
+            container.clock,
+            store=container.attachment_store,
+            group=container.accept_group,
+        )
+        if result.replayed:
+            grant.unused = 1  # the first request counted this message
+    headers = {"Location": f"/v1/messages/{result.accepted.message_id}", **grant.headers}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(result.accepted.model_dump(mode="json", by_alias=True), status_code=202, headers=headers)
