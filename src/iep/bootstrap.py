@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.attachments.storage import AttachmentStore, LocalStore, S3Store
@@ -225,7 +225,11 @@ def build(
     clock = clock or SystemClock()
     suppressions.configure(suppress_after_hard_bounces=settings.suppress_after_hard_bounces)
     engine = create_engine(database_url, pool_size=pool_size, application_name=role)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = None
+    if settings.redis_url:
+        # Every accept of a limited tenant makes one call: under a burst, wait for a free connection rather than
+        # fail (the default pool refuses past 100 connections).
+        redis = Redis.from_pool(BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5))
     registry = CollectorRegistry()
     # Shared by every API replica through Redis (D7); without it, this process's counters and PostgreSQL's quota.
     limit_store: LimitStore = RedisLimitStore(redis) if redis else MemoryLimitStore()

@@ -81,6 +81,9 @@ class TenantLimiter:
                 else:
                     await self._store.give_back(ask, n, quota=False)
                     state = replace(state, taken=False)
+            elif not state.taken and limits.monthly_quota and not self._store.holds_quota:
+                # A window refused first; an exhausted quota is still the answer that names the real wait.
+                month_before = await self._db_quota_used(ctx.tenant_id, now)
         except RedisError as exc:
             log.warning("limits_store_unavailable", error=repr(exc), tenant_id=str(ctx.tenant_id))
             raise LimitsUnavailable(headers={"Retry-After": "1"}) from None
@@ -187,6 +190,10 @@ class TenantLimiter:
                 await repository.seed_quota(conn, tenant_id, start.date(), start, end)
         raise LimitsUnavailable("the monthly quota counter could not be set up", headers={"Retry-After": "1"})
 
+    async def _db_quota_used(self, tenant_id: uuid.UUID, now: datetime) -> int | None:
+        async with self._engine.connect() as conn:
+            return await repository.quota_used(conn, tenant_id, month_window(now)[0].date())
+
     def _refuse(
         self, ctx: TenantContext, limits: TenantLimits, ask: Ask, state: State, month: int | None, now: datetime
     ) -> NoReturn:
@@ -202,7 +209,9 @@ class TenantLimiter:
                 else f"{n} messages exceed the monthly quota of {quota} on their own"
             )
             headers = {"Retry-After": str(wait), **_rate_headers(quota, max(0, quota - month), wait)}
-            raise QuotaExceeded(detail, headers=headers, limit=quota, used=month, resetsAt=end.isoformat())
+            raise QuotaExceeded(
+                detail, headers=headers, limit=quota, used=month, resetsAt=end.isoformat().replace("+00:00", "Z")
+            )
         refusals: list[tuple[int, Kind, int, int]] = []  # (wait, kind, limit, remaining)
         for w, used in zip(ask.windows, state.used, strict=True):
             if w.limit and used + n > w.limit:

@@ -87,6 +87,12 @@ async def take_quota(conn: AsyncConnection, tenant_id: uuid.UUID, period: date, 
     return QuotaTake(False, None if row.current is None else int(row.current))
 
 
+async def quota_used(conn: AsyncConnection, tenant_id: uuid.UUID, period: date) -> int | None:
+    stmt = scoped_select(tenant_usage, tenant_id, tenant_usage.c.used).where(tenant_usage.c.period == period)
+    used = (await conn.execute(stmt)).scalar_one_or_none()
+    return None if used is None else int(used)
+
+
 async def seed_quota(conn: AsyncConnection, tenant_id: uuid.UUID, period: date, start: datetime, end: datetime) -> None:
     await conn.execute(_SEED, {"tenant_id": tenant_id, "period": period, "start": start, "end": end})
 
