@@ -216,7 +216,7 @@ class TenantLimiter:
         for w, used in zip(ask.windows, state.used, strict=True):
             if w.limit and used + n > w.limit:
                 refusals.append((seconds_until(window(w.kind, now)[1], now), w.kind, w.limit, max(0, w.limit - used)))
-        if ask.burst and state.tokens < n:
+        if ask.burst and state.tokens + 1e-9 < n:
             wait = max(1, math.ceil((n - state.tokens) / ask.rate))
             refusals.append((wait, Kind.BURST, ask.burst, math.floor(state.tokens)))
         # Only the longest wait lets every refusing limit pass again.

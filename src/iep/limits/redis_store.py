@@ -35,7 +35,7 @@ if burst > 0 then
     updated = math.max(now, tonumber(b[2]))
     tokens = math.min(burst, tonumber(b[1]) + math.max(0, now - tonumber(b[2])) * rate)
   end
-  if tokens < n then ok = false end
+  if tokens + 1e-9 < n then ok = false end  -- float time: 2.9999999999 tokens are 3
 end
 local quota = tonumber(ARGV[11])
 local month = -1

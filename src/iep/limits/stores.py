@@ -77,7 +77,7 @@ class MemoryLimitStore:
         used = tuple(self._used(ask.tenant, w) for w in ask.windows)
         tokens = self._tokens(ask)
         ok = all(not w.limit or u + ask.n <= w.limit for w, u in zip(ask.windows, used, strict=True))
-        ok = ok and (not ask.burst or tokens >= ask.n)
+        ok = ok and (not ask.burst or tokens + 1e-9 >= ask.n)  # float time: 2.9999999999 tokens are 3
         if ok:
             for w, u in zip(ask.windows, used, strict=True):
                 if w.limit:
