@@ -67,5 +67,5 @@ async def limited_tenant(container: Container, slug: str, clock: FakeClock, **li
     return key
 
 
-def message(n: int = 0) -> dict[str, Any]:
+def message(n: int | str = 0) -> dict[str, Any]:
     return {"to": [f"r{n}@example.com"], "from": "app@product.example", "subject": "S", "textBody": "T"}
