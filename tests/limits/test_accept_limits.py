@@ -214,3 +214,21 @@ async def test_usage_needs_the_read_scope(stack: Stack) -> None:
     resp = await stack.api.get("/v1/usage", headers=sender.headers)
     assert resp.status_code == 403
     assert resp.json()["type"] == PROBLEM_BASE + "forbidden"
+
+
+async def test_a_retry_of_an_accepted_message_gets_its_answer_even_at_the_limit(stack: Stack) -> None:
+    tenant = await limited_tenant(stack.container, "retry", stack.clock, monthly_quota=1, max_per_minute=1)
+    keyed = {**tenant.headers, "Idempotency-Key": "last-one"}
+    first = await stack.api.post("/v1/messages", json=message(1), headers=keyed)
+    assert first.status_code == 202, first.text
+    # The answer was lost; the client retries. A 429 would say the message was not accepted: it was.
+    retry = await stack.api.post("/v1/messages", json=message(1), headers=keyed)
+    assert retry.status_code == 202, retry.text
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.json()["messageId"] == first.json()["messageId"]
+    other_body = await stack.api.post("/v1/messages", json=message(2), headers=keyed)
+    assert other_body.status_code == 422
+    assert other_body.json()["type"] == PROBLEM_BASE + "idempotency-key-reused"
+    new = await stack.api.post("/v1/messages", json=message(3), headers={**tenant.headers, "Idempotency-Key": "new"})
+    assert new.status_code == 429
+    assert new.json()["type"] == PROBLEM_BASE + "quota-exceeded"

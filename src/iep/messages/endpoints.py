@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from iep.api.auth import require
 from iep.api.body import read_json
-from iep.kit.problems import NotFound
+from iep.kit.problems import NotFound, QuotaExceeded, RateLimited
 from iep.messages import service
 from iep.messages.repository import ListFilter
 from iep.messages.schemas import Accepted, MessageOut, MessagePage, SendAlias, SendRequest
@@ -57,20 +57,29 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
         idempotency_header=request.headers.get("idempotency-key"),
         templates=container.renderer.catalog,
     )
-    # Counted after validation (a refused body takes nothing) and given back if the insert fails or replays.
-    async with container.tenant_limiter.reserve(ctx, 1) as grant:
-        result = await service.accept_message(
-            container.engine,
-            ctx,
-            parsed,
-            container.limits,
-            container.clock,
-            store=container.attachment_store,
-            group=container.accept_group,
-        )
-        if result.replayed:
-            grant.unused = 1  # the first request counted this message
-    headers = {"Location": f"/v1/messages/{result.accepted.message_id}", **grant.headers}
+    try:
+        # Counted after validation (a refused body takes nothing) and given back if the insert fails or replays.
+        async with container.tenant_limiter.reserve(ctx, 1) as grant:
+            result = await service.accept_message(
+                container.engine,
+                ctx,
+                parsed,
+                container.limits,
+                container.clock,
+                store=container.attachment_store,
+                group=container.accept_group,
+            )
+            if result.replayed:
+                grant.unused = 1  # the first request counted this message
+        limit_headers = grant.headers
+    except (RateLimited, QuotaExceeded):
+        # A retry of a message already accepted gets its original answer even at the limit: a 429 would tell the
+        # client that a message it sent was not accepted (for a quota, until next month).
+        replay = await service.replay_of(container.engine, ctx, parsed)
+        if replay is None:
+            raise
+        result, limit_headers = replay, {}
+    headers = {"Location": f"/v1/messages/{result.accepted.message_id}", **limit_headers}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(result.accepted.model_dump(mode="json", by_alias=True), status_code=202, headers=headers)
