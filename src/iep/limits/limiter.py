@@ -58,10 +58,6 @@ class TenantLimiter:
         self._hits = hits
         self._seeding: dict[str, asyncio.Future[None]] = {}
 
-    @property
-    def store(self) -> LimitStore:
-        return self._store
-
     async def acquire(self, ctx: TenantContext, n: int = 1) -> Grant:
         """Count `n` messages against every limit of the tenant, all or nothing; else raise the 429 problem."""
         if n < 1:
@@ -75,7 +71,11 @@ class TenantLimiter:
             state = await self._take(ask, ctx.tenant_id, now)
             month_before, quota_period = state.month, None
             if state.taken and limits.monthly_quota and not self._store.holds_quota:
-                taken, month_before = await self._take_db_quota(ctx.tenant_id, n, limits.monthly_quota, now)
+                try:
+                    taken, month_before = await self._take_db_quota(ctx.tenant_id, n, limits.monthly_quota, now)
+                except BaseException:
+                    await self._store.give_back(ask, n, quota=False)
+                    raise
                 if taken:
                     quota_period = month_window(now)[0].date()
                 else:
