@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from redis.asyncio import Redis
+from prometheus_client import CollectorRegistry
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.attachments.storage import AttachmentStore, LocalStore, S3Store
@@ -23,8 +24,12 @@ from iep.kit.clock import Clock, SystemClock
 from iep.kit.crypto import KeyRing
 from iep.kit.db import create_engine
 from iep.kit.sigv4 import AwsCredentials
+from iep.limits.limiter import TenantLimiter
+from iep.limits.redis_store import RedisLimitStore
+from iep.limits.stores import LimitStore, MemoryLimitStore
 from iep.messages.group_commit import GroupCommit
 from iep.messages.service import AcceptLimits
+from iep.observability.metrics import AcceptMetrics
 from iep.provider_events.simulator import Simulator
 from iep.providers import registry
 from iep.providers.base import Provider
@@ -53,6 +58,10 @@ class Container:
     renderer: Renderer
     # Concurrent accepts share one round trip and one commit (SPEC B2).
     accept_group: GroupCommit
+    # Per-tenant rate limits and monthly quota at accept (S3, S4).
+    tenant_limiter: TenantLimiter
+    # Every metric counted as it happens (not read at scrape time) registers here; /metrics renders it.
+    metrics_registry: CollectorRegistry
     providers: dict[str, Provider] = field(default_factory=dict)
     attachment_store: AttachmentStore | None = None
     redis: Redis | None = None
@@ -231,6 +240,15 @@ def build(
         for provider in chosen.values():
             if isinstance(provider, DevInboxProvider):
                 provider.on_sent = simulator.sent
+    redis = None
+    if settings.redis_url:
+        # Every accept of a limited tenant makes one call: under a burst, wait for a free connection rather than
+        # fail (the default pool refuses past 100 connections).
+        redis = Redis.from_pool(BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5))
+    registry = CollectorRegistry()
+    # Shared by every API replica through Redis (D7); without it, this process's counters and PostgreSQL's quota.
+    limit_store: LimitStore = RedisLimitStore(redis) if redis else MemoryLimitStore()
+    limiter = TenantLimiter(limit_store, engine, clock, AcceptMetrics(registry).rate_limit_hits)
     return Container(
         settings=settings,
         database_url=database_url,
@@ -243,12 +261,14 @@ def build(
             require_verified_senders=settings.senders_must_be_verified,
         ),
         accept_group=GroupCommit(engine),
+        tenant_limiter=limiter,
+        metrics_registry=registry,
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
         renderer=renderer or build_renderer(settings, engine=engine),
         owns_renderer=renderer is None,
         providers=chosen,
         attachment_store=attachment_store(settings),
-        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+        redis=redis,
         simulator=simulator,
     )
 

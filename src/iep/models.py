@@ -1,6 +1,7 @@
 """Every table, imported once so Alembic and the tests see the whole schema."""
 
 from iep.kit.db import metadata
+from iep.limits import models as _limits
 from iep.messages import models as _messages
 from iep.outbox import models as _outbox
 from iep.provider_events import models as _provider_events
@@ -12,4 +13,15 @@ from iep.tenancy import models as _tenancy
 from iep.tenant_webhooks import models as _webhooks
 
 __all__ = ["metadata"]
-_ = (_messages, _outbox, _provider_events, _providers, _queue, _sending_domains, _suppressions, _tenancy, _webhooks)
+_ = (
+    _limits,
+    _messages,
+    _outbox,
+    _provider_events,
+    _providers,
+    _queue,
+    _sending_domains,
+    _suppressions,
+    _tenancy,
+    _webhooks,
+)

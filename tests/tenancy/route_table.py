@@ -69,6 +69,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/domains/{domain_id}"): Route("read"),
     ("DELETE", "/v1/domains/{domain_id}"): Route("admin"),
     ("POST", "/v1/domains/{domain_id}/verify"): Route("admin"),
+    # Usage beside the limits (S3, S4)
+    ("GET", "/v1/usage"): Route("read"),
     # Keys (S2)
     ("POST", "/v1/keys"): Route("admin", body={"scopes": ["read"]}),
     ("GET", "/v1/keys"): Route("admin"),

@@ -11,6 +11,7 @@ import iep
 from iep.api import problems
 from iep.bootstrap import Container
 from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
+from iep.limits.endpoints import router as usage_router
 from iep.messages.endpoints import router as messages_router
 from iep.observability.metrics import ScrapeMetrics
 from iep.provider_events.endpoints import ProviderEventsDeps
@@ -44,8 +45,9 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(keys_router)
     # The operator's API: IEP_ADMIN_TOKEN, never a tenant key (off when the token is unset).
     app.include_router(admin_tenants_router)
+    app.include_router(usage_router)
 
-    metrics = ScrapeMetrics()
+    metrics = ScrapeMetrics(container.metrics_registry)
     queue = container.queue()  # connects lazily, on the first scrape
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)

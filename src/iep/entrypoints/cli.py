@@ -119,7 +119,7 @@ def upgrade() -> None:
 
 @main.group()
 def tenants() -> None:
-    """Tenants: create, list, suspend, activate."""
+    """Tenants: create, list, update limits, suspend, activate."""
 
 
 @tenants.command("create")
@@ -172,6 +172,29 @@ def tenants_activate(slug: str) -> None:
     from iep.tenancy import service
 
     _print(_run(_with_db(lambda c: service.set_active(c, slug, active=True))))
+
+
+_LIMIT = click.IntRange(min=0, max=2**31 - 1)
+
+
+@tenants.command("update")
+@click.argument("slug")
+@click.option("--max-per-minute", type=_LIMIT, default=None, help="messages per minute (0 = unlimited)")
+@click.option("--max-per-hour", type=_LIMIT, default=None, help="messages per hour (0 = unlimited)")
+@click.option("--max-per-day", type=_LIMIT, default=None, help="messages per day (0 = unlimited)")
+@click.option("--burst", type=_LIMIT, default=None, help="messages at once: a token bucket's size (0 = none)")
+@click.option("--monthly-quota", type=_LIMIT, default=None, help="messages per calendar month (0 = unlimited)")
+def tenants_update(slug: str, **limits: int | None) -> None:
+    """Set a tenant's rate limits and monthly quota (merged into its settings); prints the tenant."""
+    from iep.kit.clock import SystemClock
+    from iep.limits import service
+
+    changes = {name: value for name, value in limits.items() if value is not None}
+    if not changes:
+        raise click.UsageError(
+            "give at least one of --max-per-minute, --max-per-hour, --max-per-day, --burst, --monthly-quota"
+        )
+    _print(_run(_with_db(lambda c: service.update_limits(c, slug, changes, SystemClock().now()))))
 
 
 @main.group()

@@ -101,3 +101,21 @@ class RenderFailed(Problem):
 
 class RendererUnavailable(Problem):
     status, type_, title = 503, "renderer-unavailable", "No render process is available; try again shortly"
+
+
+class RateLimited(Problem):
+    """A per-minute, per-hour or per-day limit, or the burst bucket, of the tenant (S3); Retry-After says when."""
+
+    status, type_, title = 429, "rate-limited", "The tenant's sending rate limit is reached"
+
+
+class QuotaExceeded(Problem):
+    """The tenant's monthly quota (S4); Retry-After runs to the start of next month (UTC)."""
+
+    status, type_, title = 429, "quota-exceeded", "The tenant's monthly quota is used up"
+
+
+class LimitsUnavailable(Problem):
+    """The shared limit counters (Redis) did not answer: nothing is accepted uncounted."""
+
+    status, type_, title = 503, "limits-unavailable", "Rate limits cannot be checked right now; try again shortly"

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from iep.api.auth import require
 from iep.api.body import read_json
-from iep.kit.problems import NotFound
+from iep.kit.problems import NotFound, QuotaExceeded, RateLimited
 from iep.messages import service
 from iep.messages.repository import ListFilter
 from iep.messages.schemas import Accepted, MessageOut, MessagePage, SendAlias, SendRequest
@@ -30,6 +30,8 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         413: "Body too large",
         415: "Not JSON",
         422: "Invalid fields (every error listed) or Idempotency-Key reused with another body",
+        429: "The tenant's rate limit (`rate-limited`) or monthly quota (`quota-exceeded`) is reached; see Retry-After",
+        503: "The shared limit counters (Redis) did not answer",
     }.items()
 }
 
@@ -55,16 +57,29 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
         idempotency_header=request.headers.get("idempotency-key"),
         templates=container.renderer.catalog,
     )
-    result = await service.accept_message(
-        container.engine,
-        ctx,
-        parsed,
-        container.limits,
-        container.clock,
-        store=container.attachment_store,
-        group=container.accept_group,
-    )
-    headers = {"Location": f"/v1/messages/{result.accepted.message_id}"}
+    try:
+        # Counted after validation (a refused body takes nothing) and given back if the insert fails or replays.
+        async with container.tenant_limiter.reserve(ctx, 1) as grant:
+            result = await service.accept_message(
+                container.engine,
+                ctx,
+                parsed,
+                container.limits,
+                container.clock,
+                store=container.attachment_store,
+                group=container.accept_group,
+            )
+            if result.replayed:
+                grant.unused = 1  # the first request counted this message
+        limit_headers = grant.headers
+    except (RateLimited, QuotaExceeded):
+        # A retry of a message already accepted gets its original answer even at the limit: a 429 would tell the
+        # client that a message it sent was not accepted (for a quota, until next month).
+        replay = await service.replay_of(container.engine, ctx, parsed)
+        if replay is None:
+            raise
+        result, limit_headers = replay, {}
+    headers = {"Location": f"/v1/messages/{result.accepted.message_id}", **limit_headers}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
     return JSONResponse(result.accepted.model_dump(mode="json", by_alias=True), status_code=202, headers=headers)

@@ -194,11 +194,25 @@ async def _insert(
             replayed=False,
         )
     # ON CONFLICT waited for the first request's transaction to end, so its row is visible now.
+    replay = await _replay(engine, ctx, request, digest)
+    if replay is None:  # the first request rolled back between our statements: let the client retry
+        raise Conflict("the first request with this Idempotency-Key did not complete; retry")
+    return replay
+
+
+async def replay_of(engine: AsyncEngine, ctx: TenantContext, request: SendRequest) -> AcceptResult | None:
+    """The original answer when `request` repeats an accepted one (same Idempotency-Key and body), else None."""
+    if request.idempotency_key is None:
+        return None
+    return await _replay(engine, ctx, request, request_hash(request))
+
+
+async def _replay(engine: AsyncEngine, ctx: TenantContext, request: SendRequest, digest: str) -> AcceptResult | None:
     assert request.idempotency_key is not None
     async with engine.connect() as conn:
         original = await repository.by_idempotency_key(conn, ctx.tenant_id, request.idempotency_key)
-    if original is None:  # the first request rolled back between our statements: let the client retry
-        raise Conflict("the first request with this Idempotency-Key did not complete; retry")
+    if original is None:
+        return None
     if original["request_hash"] != digest:
         raise IdempotencyKeyReused()
     first_status = (

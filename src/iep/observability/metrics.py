@@ -3,7 +3,7 @@ so they are right whatever number of processes run each role."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.kit.clock import Clock
@@ -11,9 +11,23 @@ from iep.outbox import repository as outbox_repository
 from iep.queue.port import Queue
 
 
+class AcceptMetrics:
+    """Counted as requests are answered, in each API process; Prometheus adds the processes up."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        # `tenant` is the slug: tenants are the organisation's own products, a bounded set. `kind` is minute,
+        # hour, day, burst or quota: what refused the request (the longest wait when several did).
+        self.rate_limit_hits = Counter(
+            "iep_rate_limit_hits",
+            "Send requests refused by a tenant's rate limit or monthly quota (429)",
+            ["tenant", "kind"],
+            registry=registry,
+        )
+
+
 class ScrapeMetrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
         self.outbox_lag = Gauge(
             "iep_outbox_lag_seconds", "Age of the oldest outbox row not yet published", registry=self.registry
         )
