@@ -216,12 +216,15 @@ def build(
     clock = clock or SystemClock()
     suppressions.configure(suppress_after_hard_bounces=settings.suppress_after_hard_bounces)
     engine = create_engine(database_url, pool_size=pool_size, application_name=role)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    # Key verification buckets are shared by every replica when Redis is there (an attacker spreads over them).
+    auth_buckets: BucketStore = RedisBucketStore(redis, prefix="iep:") if redis else MemoryBucketStore()
     return Container(
         settings=settings,
         database_url=database_url,
         engine=engine,
         clock=clock,
-        authenticator=Authenticator(engine, clock),
+        authenticator=Authenticator(engine, clock, buckets=auth_buckets),
         limits=AcceptLimits(max_recipients=settings.max_recipients, max_attempts=settings.max_attempts),
         accept_group=GroupCommit(engine),
         worker_id=f"{socket.gethostname()}:{os.getpid()}",
@@ -229,7 +232,7 @@ def build(
         owns_renderer=renderer is None,
         providers=dict(providers) if providers is not None else default_providers(settings),
         attachment_store=attachment_store(settings),
-        redis=Redis.from_url(settings.redis_url) if settings.redis_url else None,
+        redis=redis,
     )
 
 
