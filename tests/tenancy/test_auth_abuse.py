@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -23,7 +22,7 @@ SEND = {
 
 
 @pytest.fixture
-def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every Argon2id verification, counted by wrapping the one function that runs it."""
     calls: list[str] = []
     real = keys.verify
@@ -33,7 +32,7 @@ def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return real(key_hash, full)
 
     monkeypatch.setattr(keys, "verify", counting)
-    yield calls
+    return calls
 
 
 def _wrong(key: TenantKey) -> dict[str, str]:
