@@ -22,8 +22,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from iep.attachments import validation as attachment_rules
+from iep.kit.jsontree import MAX_DATA_DEPTH, check_tree
 from iep.messages.addresses import check_display_name, domain_of, normalize_address, parse_mailbox
-from iep.messages.header_safety import check_header_text
+from iep.messages.header_safety import check_header_text, custom_header_refusal
 from iep.rendering.handlebars import check_syntax
 from iep.rendering.limits import MAX_DATA_BYTES
 
@@ -33,33 +34,6 @@ MAX_TAGS = 20
 MAX_CUSTOM_HEADERS = 20
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
 _TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
-# Headers IEP writes itself; a caller setting them could forge routing or identity.
-RESERVED_HEADERS = frozenset(
-    h.lower()
-    for h in (
-        "From",
-        "To",
-        "Cc",
-        "Bcc",
-        "Subject",
-        "Reply-To",
-        "Sender",
-        "Date",
-        "Message-ID",
-        "MIME-Version",
-        "Return-Path",
-        "Received",
-        "DKIM-Signature",
-        "Content-Type",
-        "Content-Transfer-Encoding",
-        "Content-Disposition",
-        "X-IEP-Message-Id",
-        "List-Unsubscribe",
-        "List-Unsubscribe-Post",
-    )
-)
-
 Email = Annotated[str, AfterValidator(normalize_address)]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 
@@ -195,7 +169,14 @@ class SendRequest(_Strict):
         check_syntax(value)
         return value
 
-    @field_validator("variables", "template_data")
+    @field_validator("variables", "template_data", "metadata", mode="before")
+    @classmethod
+    def _data_tree(cls, value: Any) -> Any:
+        # Before pydantic walks it: a deep tree is refused without recursion, and jsonb cannot store a NUL.
+        check_tree(value, max_depth=MAX_DATA_DEPTH)
+        return value
+
+    @field_validator("variables", "template_data", "metadata")
     @classmethod
     def _data_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None and len(orjson.dumps(value)) > MAX_DATA_BYTES:
@@ -222,11 +203,11 @@ class SendRequest(_Strict):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        # An allowlist (docs/security.md): provider-control and trace headers never reach a provider.
         for name, text in value.items():
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"header name {name[:80]!r} is not a valid field name")
-            if name.lower() in RESERVED_HEADERS:
-                raise ValueError(f"header {name!r} is set by IEP and cannot be overridden")
+            refusal = custom_header_refusal(name)
+            if refusal is not None:
+                raise ValueError(refusal)
             check_header_text(text, what=f"header {name}")
             if len(text) > 998:
                 raise ValueError(f"header {name!r} is longer than 998 characters")
