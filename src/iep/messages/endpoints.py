@@ -19,6 +19,9 @@ from iep.tenancy.context import TenantContext
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
+# Query text: no NUL or other control character (PostgreSQL refuses NUL in text; nothing IEP stores has them).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/problem+json": {}}}
     for code, text in {
@@ -30,6 +33,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         413: "Body too large",
         415: "Not JSON",
         422: "Invalid fields (every error listed) or Idempotency-Key reused with another body",
+        429: "Too many API key verifications for this key prefix or client address (Retry-After)",
     }.items()
 }
 
@@ -185,14 +189,23 @@ async def list_messages(
         | None,
         Query(),
     ] = None,
-    recipient: Annotated[str | None, Query(max_length=254, alias="to")] = None,
+    recipient: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=254,
+            pattern=_PRINTABLE,
+            alias="to",
+            description="An exact recipient address (to, cc or bcc), compared case-insensitively",
+        ),
+    ] = None,
     date_from: Annotated[datetime | None, Query(alias="dateFrom")] = None,
     date_to: Annotated[datetime | None, Query(alias="dateTo")] = None,
-    category: Annotated[str | None, Query(max_length=100)] = None,
-    tag: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[str | None, Query(min_length=1, max_length=100, pattern=_PRINTABLE)] = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=64, pattern=_PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$")] = None,
 ) -> MessagePage:
     container = request.app.state.container
     flt = ListFilter(status, recipient, date_from, date_to, category, tag)
@@ -232,7 +245,7 @@ async def list_dead_letters(
     request: Request,
     ctx: Annotated[TenantContext, Depends(require("read"))],
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$")] = None,
 ) -> MessagePage:
     container = request.app.state.container
     rows, next_cursor = await service.list_messages(
