@@ -205,7 +205,7 @@ async def list_messages(
     tag: Annotated[str | None, Query(min_length=1, max_length=64, pattern=_PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
-    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> MessagePage:
     container = request.app.state.container
     flt = ListFilter(status, recipient, date_from, date_to, category, tag)
@@ -245,7 +245,7 @@ async def list_dead_letters(
     request: Request,
     ctx: Annotated[TenantContext, Depends(require("read"))],
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]*$")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> MessagePage:
     container = request.app.state.container
     rows, next_cursor = await service.list_messages(
