@@ -34,6 +34,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         415: "Not JSON",
         422: "Invalid fields (every error listed) or Idempotency-Key reused with another body",
         429: "Too many API key verifications for this key prefix or client address (Retry-After)",
+        503: "No render process is free to check a large template; retry (Retry-After)",
     }.items()
 }
 
@@ -59,6 +60,7 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
         idempotency_header=request.headers.get("idempotency-key"),
         templates=container.renderer.catalog,
     )
+    await service.check_large_templates(container.renderer, parsed)
     result = await service.accept_message(
         container.engine,
         ctx,

@@ -25,7 +25,7 @@ from iep.attachments import validation as attachment_rules
 from iep.kit.jsontree import MAX_DATA_DEPTH, check_tree
 from iep.messages.addresses import check_display_name, domain_of, normalize_address, parse_mailbox
 from iep.messages.header_safety import check_header_text, custom_header_refusal
-from iep.rendering.handlebars import check_syntax
+from iep.rendering.handlebars import INLINE_CHECK_CHARS, MAX_TEMPLATED_CHARS, check_syntax
 from iep.rendering.limits import MAX_DATA_BYTES
 
 MAX_SUBJECT = 998
@@ -189,8 +189,22 @@ class SendRequest(_Strict):
         if value is not None:
             if "\x00" in value:
                 raise ValueError("must not contain NUL")
-            check_syntax(value)
+            if "{{" in value:
+                # Templated content is parsed, so it has its own, smaller cap (docs/security.md).
+                if len(value) > MAX_TEMPLATED_CHARS:
+                    raise ValueError(
+                        f"holds Handlebars ({{{{) and is {len(value)} characters; "
+                        f"templated content is limited to {MAX_TEMPLATED_CHARS} characters per part"
+                    )
+                if len(value) <= INLINE_CHECK_CHARS:
+                    check_syntax(value)  # larger parts: service.check_large_templates, in a render process
         return value
+
+    @property
+    def unchecked_templates(self) -> dict[str, str]:
+        """The templated parts too large to parse here: `service.check_large_templates` parses them."""
+        parts = {"htmlBody": self.html_body, "textBody": self.text_body}
+        return {k: v for k, v in parts.items() if v is not None and "{{" in v and len(v) > INLINE_CHECK_CHARS}
 
     @field_validator("tags")
     @classmethod

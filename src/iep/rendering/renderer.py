@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+import iep
 from iep.rendering import react_email
 from iep.rendering.catalog import TemplateCatalog, TemplateInvalid, TemplateSource, UnknownTemplate
 from iep.rendering.compile_cache import CompileCache, FileLock
@@ -42,8 +43,11 @@ def sandbox_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def python_pool(size: int, *, extra_env: Mapping[str, str] | None = None) -> ProcessPool:
-    # -I: ignore PYTHON* variables and the user's site-packages; the process sees only the installed package.
-    argv = (sys.executable, "-I", "-m", "iep.rendering.sandbox_worker")
+    # -I: ignore PYTHON* variables and the user's site-packages. The worker imports IEP from where this process
+    # did, so the two always run the same code (an installed copy elsewhere on the path is never picked up).
+    source_root = str(Path(iep.__file__).resolve().parent.parent)
+    boot = f"import sys; sys.path.insert(0, {source_root!r}); from iep.rendering.sandbox_worker import main; main()"
+    argv = (sys.executable, "-I", "-c", boot)
     return ProcessPool(PoolSpec(name="python", argv=argv, env=sandbox_env(extra_env), size=size))
 
 
@@ -106,6 +110,12 @@ class Renderer:
         check_sources(subject=subject, html=html, text=text)
         request = {"op": "handlebars", "subject": subject, "html": html, "text": text, "data": check_data(data)}
         return rendered_from(await self.python.call(request, time_limit=self.timeout))
+
+    async def check_inline(self, parts: Mapping[str, str]) -> dict[str, str]:
+        """Parse large inline Handlebars parts in a render process (off the event loop); the errors by part."""
+        check_sources(**parts)
+        reply = await self.python.call({"op": "check", "parts": dict(parts)}, time_limit=self.compile_timeout)
+        return {str(k): str(v) for k, v in dict(reply.get("errors") or {}).items()}
 
     async def named(self, qualified: str, data: Mapping[str, Any] | None) -> Rendered:
         """The template an accepted message names (`namespace/name`)."""

@@ -53,6 +53,7 @@ class Engines:
             "handlebars": self.handlebars,
             "jinja": self.jinja,
             "mjml": self.mjml,
+            "check": self.check,
         }
 
     def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,6 +73,16 @@ class Engines:
                 raise Refused("render", f"{part}: {exc}") from None
             _check_size(out)
         return self._finish(out, inline_css=False)
+
+    def check(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Parse inline Handlebars parts without rendering: `{"parts": {field: source}}` → the errors by field."""
+        errors: dict[str, str] = {}
+        for field, source in dict(request.get("parts") or {}).items():
+            try:
+                self._handlebars.check_syntax(str(source))
+            except self._handlebars.TemplateSyntaxError as exc:
+                errors[str(field)] = str(exc)[:500]
+        return {"errors": errors}
 
     def jinja(self, request: Mapping[str, Any]) -> dict[str, Any]:
         data = request.get("data") or {}
