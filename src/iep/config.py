@@ -216,7 +216,7 @@ class Settings(BaseSettings):
 
 
 class ConfigError(SystemExit):
-    """Bad configuration: the message names each variable at fault."""
+    """Bad configuration: the message names each variable at fault and never repeats a value."""
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -228,6 +228,7 @@ def load_settings(**overrides: object) -> Settings:
             if not err["loc"]:  # a rule across variables names them in its message
                 lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
                 continue
+            # The variable and what is wrong with it, never its value: a value may be a key ring or a password.
             name = str(err["loc"][0]).upper()
-            lines.append(f"  {name}: {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"  {name}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("IEP cannot start, bad configuration:\n" + "\n".join(lines)) from None

@@ -28,7 +28,7 @@ async def test_the_platform_account_still_logs_in_with_its_own_settings(sink: Sm
     settings = load_settings(**{**PLATFORM, "smtp_host": "127.0.0.1", "smtp_port": sink.port})
     provider = registry.from_settings(settings)["smtp"]
     try:
-        with pytest.raises(ProviderError, match="(?i)auth"):
+        with pytest.raises(ProviderError, match=r"(?i)auth"):
             await provider.send(rich_email(attachments=(), list_unsubscribe=None))
     finally:
         await provider.close()
