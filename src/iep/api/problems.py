@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,7 +24,55 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
     )
 
 
+# Every error answer, as the OpenAPI document describes it (D10).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+# Every `/v1` operation authenticates, so each can answer these whatever its own list says.
+_AUTH_ANSWERS = {
+    "401": "Missing or invalid API key",
+    "403": "Scope missing or tenant suspended",
+    "429": "Too many API key verifications for this key prefix or client address (Retry-After)",
+}
+
+
+def document_problems(doc: dict[str, Any]) -> dict[str, Any]:
+    """Describe every 4xx/5xx answer as what it is, application/problem+json (FastAPI's own 422 says JSON)."""
+    doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in doc.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            answers = operation["responses"]
+            if path.startswith("/v1/"):
+                for code, text in _AUTH_ANSWERS.items():
+                    answers.setdefault(code, {"description": text})
+            for code, answer in answers.items():
+                if code[:1] in ("4", "5"):
+                    answer["content"] = dict(problem)
+    return doc
+
+
 def install(app: FastAPI) -> None:
+    fastapi_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(fastapi_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)

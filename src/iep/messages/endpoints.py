@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BeforeValidator
 
 from iep.api.auth import require
 from iep.api.body import read_json
@@ -18,6 +20,16 @@ from iep.messages.schemas import Accepted, MessageOut, MessagePage, SendAlias, S
 from iep.tenancy.context import TenantContext
 
 router = APIRouter(prefix="/v1", tags=["messages"])
+
+def _rfc3339(value: object) -> object:
+    """Only an RFC 3339 date-time with its offset, as documented: not a number read as a Unix time, not naive."""
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-03-01T09:00:00Z")
+    return value
+
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+QueryTime = Annotated[datetime, BeforeValidator(_rfc3339)]
 
 # Query text: no NUL or other control character (PostgreSQL refuses NUL in text; nothing IEP stores has them).
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
@@ -201,8 +213,8 @@ async def list_messages(
             description="An exact recipient address (to, cc or bcc), compared case-insensitively",
         ),
     ] = None,
-    date_from: Annotated[datetime | None, Query(alias="dateFrom")] = None,
-    date_to: Annotated[datetime | None, Query(alias="dateTo")] = None,
+    date_from: Annotated[QueryTime | None, Query(alias="dateFrom")] = None,
+    date_to: Annotated[QueryTime | None, Query(alias="dateTo")] = None,
     category: Annotated[str | None, Query(min_length=1, max_length=100, pattern=_PRINTABLE)] = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=64, pattern=_PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
