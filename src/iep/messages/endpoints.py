@@ -21,6 +21,10 @@ from iep.tenancy.context import TenantContext
 
 router = APIRouter(prefix="/v1", tags=["messages"])
 
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+
+
 def _rfc3339(value: object) -> object:
     """Only an RFC 3339 date-time with its offset, as documented: not a number read as a Unix time, not naive."""
     if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
@@ -28,7 +32,6 @@ def _rfc3339(value: object) -> object:
     return value
 
 
-_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
 QueryTime = Annotated[datetime, BeforeValidator(_rfc3339)]
 
 # Query text: no NUL or other control character (PostgreSQL refuses NUL in text; nothing IEP stores has them).
