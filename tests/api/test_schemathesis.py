@@ -81,7 +81,9 @@ class InProcessApi:
             await tenancy.create_tenant(conn, name="Fuzz", slug="fuzz")
             _, self.key = await tenancy.create_key(conn, tenant_slug="fuzz", scopes=["send", "read", "admin"])
         self.app = create_app(self.container)
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://iep.test")
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app, raise_app_exceptions=False), base_url="http://iep.test"
+        )
 
     def send(self, kwargs: dict[str, Any]) -> httpx.Response:
         request = dict(kwargs)

@@ -49,7 +49,7 @@ async def test_bad_query_text_is_a_422_problem(
     assert resp.headers["content-type"].startswith("application/problem+json")
 
 
-@pytest.mark.parametrize("cursor", ["not a cursor!", "\x00", "%00", "AAAA"], ids=["chars", "nul", "pct", "b64"])
+@pytest.mark.parametrize("cursor", ["not a cursor!", "%00", "AAAA"], ids=["chars", "pct", "b64"])
 async def test_a_foreign_cursor_is_a_400_problem(api: httpx.AsyncClient, tenant: TenantKey, cursor: str) -> None:
     resp = await api.get("/v1/messages", params={"cursor": cursor}, headers=tenant.headers)
     assert resp.status_code == 400
@@ -89,3 +89,16 @@ async def test_the_recipient_filter_is_served_by_the_gin_index(container: Contai
         plan = "\n".join(r[0] for r in await conn.execute(text(f"EXPLAIN {compiled}")))
         await trans.rollback()
     assert "ix_messages_recipients" in plan, plan
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/v1/suppressions?email=%00", "/v1/messages?to=a%00b", "/v1/messages/%00", "/v1/webhooks?x%00=1"],
+    ids=["suppressions", "messages", "path", "name"],
+)
+async def test_a_nul_anywhere_in_the_url_is_a_422_before_any_handler(
+    api: httpx.AsyncClient, tenant: TenantKey, url: str
+) -> None:
+    resp = await api.get(url, headers=tenant.headers)
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["code"] in ("nul", "string_pattern_mismatch")
