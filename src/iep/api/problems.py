@@ -100,13 +100,33 @@ def _nul_in(scope: Scope) -> tuple[str, str] | None:
     return None
 
 
+def hoist_local_defs(doc: dict[str, Any]) -> dict[str, Any]:
+    """Request schemas given through `openapi_extra` carry pydantic's `$defs` and `#/$defs/X` references, which
+    resolve against the document's root, where nothing is: move them to `components.schemas` and point there."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    stack: list[Any] = [doc.get("paths", {})]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for name, schema in (node.pop("$defs", None) or {}).items():
+                schemas.setdefault(name, schema)
+                stack.append(schema)
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node["$ref"] = "#/components/schemas/" + ref.removeprefix("#/$defs/")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return doc
+
+
 def install(app: FastAPI) -> None:
     app.add_middleware(RefuseNul)
     fastapi_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(fastapi_openapi())
+            app.openapi_schema = document_problems(hoist_local_defs(fastapi_openapi()))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
