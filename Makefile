@@ -76,6 +76,10 @@ faults: $(STAMP) ## long fault runs: 2,000 messages per backend and fault; the t
 	  tests/e2e/test_queue_faults.py
 	@cat .iep/faults.md
 
+.PHONY: fuzz
+fuzz: $(STAMP) ## schemathesis over the whole API: FUZZ_EXAMPLES (default 200) cases per operation + stateful runs
+	IEP_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} $(PY) -m pytest -q tests/api/test_schemathesis.py
+
 .PHONY: bench
 bench: programs $(STAMP) ## benchmarks beside this machine's own ceilings (BENCH_ARGS=--quick for a smoke run)
 	$(PY) -m bench.run $(BENCH_ARGS)

@@ -22,6 +22,7 @@ from bench import (
     ceilings,
     cpu,
     e2e,
+    large_accepts,
     loadgen,
     machine,
     procs,
@@ -222,6 +223,28 @@ class Bench:
         if refused:
             row = Row(row.what, f"{row.figure} [{refused} non-200]", row.ceiling, row.ratio)
         self.rows.append(row)
+
+    async def large_accepts(self, url: str, api_key: str) -> None:
+        what = (
+            f"GET /v1/messages p99 while {large_accepts.LARGE_AT_ONCE} clients post "
+            f"{large_accepts.LARGE_CHARS // 1000} KB templated bodies"
+        )
+        self.say("large templated accepts: other requests' latency beside them")
+        try:
+            alone, beside, accepted = await large_accepts.measure(
+                url, api_key, self.logs, probes=self.sizes.render_iterations // 10
+            )
+        except procs.StartRefused as exc:
+            self.rows.append(report.unavailable(what, str(exc)[:160]))
+            return
+        self.rows.append(
+            Row(
+                what,
+                f"{beside} [{accepted} large accepted]",
+                f"the same GETs alone: {alone}",
+                report.headroom(beside.p99_ms or 0.0, alone.p99_ms or 0.0),
+            )
+        )
 
     async def render(self) -> None:
         self.say("render: per engine")
@@ -434,6 +457,7 @@ async def main(args: argparse.Namespace) -> int:
             sender = await scratch.prepare_iep(url)
             await bench.accept(url, sender.api_key, pg, http)
             await bench.provider_events(url, http)
+            await bench.large_accepts(url, sender.api_key)
             await bench.render()
             await bench.end_to_end(url, sender.api_key, smtp)
             await bench.role_all(url, sender.api_key)

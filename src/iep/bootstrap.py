@@ -107,8 +107,12 @@ class Container:
         if self._router is None:
             s = self.settings
             # Shared through Redis across workers when REDIS_URL is set (D7); this process's own otherwise.
-            breaker_store: BreakerStore = RedisBreakerStore(self.redis) if self.redis else MemoryBreakerStore()
-            buckets: BucketStore = RedisBucketStore(self.redis) if self.redis else MemoryBucketStore()
+            breaker_store: BreakerStore = (
+                RedisBreakerStore(self.redis, prefix=s.redis_key_prefix) if self.redis else MemoryBreakerStore()
+            )
+            buckets: BucketStore = (
+                RedisBucketStore(self.redis, prefix=s.redis_key_prefix) if self.redis else MemoryBucketStore()
+            )
             policy = BreakerPolicy(
                 failure_ratio=s.breaker_failure_ratio,
                 min_calls=s.breaker_min_calls,
@@ -247,14 +251,18 @@ def build(
         redis = Redis.from_pool(BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5))
     registry = CollectorRegistry()
     # Shared by every API replica through Redis (D7); without it, this process's counters and PostgreSQL's quota.
-    limit_store: LimitStore = RedisLimitStore(redis) if redis else MemoryLimitStore()
+    limit_store: LimitStore = RedisLimitStore(redis, prefix=settings.redis_key_prefix) if redis else MemoryLimitStore()
     limiter = TenantLimiter(limit_store, engine, clock, AcceptMetrics(registry).rate_limit_hits)
+    # Key verification buckets are shared by every replica when Redis is there (an attacker spreads over them).
+    auth_buckets: BucketStore = (
+        RedisBucketStore(redis, prefix=f"{settings.redis_key_prefix}auth:") if redis else MemoryBucketStore()
+    )
     return Container(
         settings=settings,
         database_url=database_url,
         engine=engine,
         clock=clock,
-        authenticator=Authenticator(engine, clock),
+        authenticator=Authenticator(engine, clock, buckets=auth_buckets),
         limits=AcceptLimits(
             max_recipients=settings.max_recipients,
             max_attempts=settings.max_attempts,
@@ -283,7 +291,9 @@ def build_renderer(settings: Settings, *, engine: AsyncEngine | None = None) -> 
         import redis.asyncio
 
         client = redis.asyncio.from_url(settings.redis_url)
-        lock, store, closing = RedisLock(client), RedisStore(client), client.aclose
+        p = settings.redis_key_prefix
+        lock = RedisLock(client, prefix=f"{p}compile-lock:")
+        store, closing = RedisStore(client, prefix=f"{p}compiled:"), client.aclose
     elif engine is not None:
         lock = PostgresLock(engine)
     else:

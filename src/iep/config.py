@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     service_role: Role = Role.ALL
     database_url: str | None = None
     redis_url: str | None = None
+    # Every key IEP writes in Redis starts with this, so deployments (or test runs) can share one Redis.
+    redis_key_prefix: str = Field(default="iep:", min_length=1, max_length=64)
     rabbitmq_url: str | None = None
     queue_backend: QueueBackend = QueueBackend.POSTGRES
     host: str = "127.0.0.1"
@@ -269,7 +271,7 @@ class Settings(BaseSettings):
 
 
 class ConfigError(SystemExit):
-    """Bad configuration: the message names each variable at fault."""
+    """Bad configuration: the message names each variable at fault and never repeats a value."""
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -281,6 +283,7 @@ def load_settings(**overrides: object) -> Settings:
             if not err["loc"]:  # a rule across variables names them in its message
                 lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
                 continue
+            # The variable and what is wrong with it, never its value: a value may be a key ring or a password.
             name = str(err["loc"][0]).upper()
-            lines.append(f"  {name}: {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"  {name}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("IEP cannot start, bad configuration:\n" + "\n".join(lines)) from None

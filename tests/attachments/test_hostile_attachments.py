@@ -115,8 +115,10 @@ def test_files_totalling_over_25_mb_are_refused_by_the_schema() -> None:
 
     from iep.messages.schemas import SendRequest
     from iep.messages.validation import problem_errors
+    from iep.sending_domains.policy import SenderPolicy
 
     big = [att(f"f{i}.pdf", PDF + b"\x00" * (TEN_MB - 100)) for i in range(3)]
+    senders = SenderPolicy(frozenset({"product.example"}), frozenset({"product.example"}), True)
     with pytest.raises(ValidationError) as raised:
-        SendRequest.model_validate(payload(*big))
+        SendRequest.model_validate(payload(*big), context={"senders": senders})
     assert [e["field"] for e in problem_errors(raised.value)] == ["attachments"]

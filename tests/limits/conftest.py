@@ -18,7 +18,7 @@ from iep.kit.clock import FakeClock
 from iep.limits import service as limits_service
 from iep.rendering.renderer import Renderer
 from tests.conftest import TABLES, TenantKey, make_tenant
-from tests.support.brokers import REDIS_URL, redis_reachable
+from tests.support.brokers import REDIS_URL, delete_redis_prefix, redis_prefix, redis_reachable
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ async def stack(
         if problem:
             pytest.fail(problem)
         overrides["redis_url"] = REDIS_URL
+        # The test's own keys: counters and key-verification buckets of other tests (and processes) stay apart.
+        namespace = redis_prefix()
+        overrides["redis_key_prefix"] = f"{namespace}:"
     settings = load_settings(
         database_url=database_url,
         default_provider="smtp",
@@ -58,6 +61,8 @@ async def stack(
     async with httpx.AsyncClient(transport=transport, base_url="http://iep.test") as client:
         yield Stack(backend, built, client, clock)
     await built.close()
+    if backend == "redis":
+        await delete_redis_prefix(namespace)
 
 
 async def limited_tenant(container: Container, slug: str, clock: FakeClock, **limits: int) -> TenantKey:

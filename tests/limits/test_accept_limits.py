@@ -196,7 +196,12 @@ async def test_a_lost_quota_counter_is_counted_again_from_the_messages(stack: St
     # The counter disappears: Redis restarted without persistence, or the row was removed by hand.
     if stack.backend == "redis":
         assert stack.container.redis is not None
-        lost = [k async for k in stack.container.redis.scan_iter(match="iep:limits:*:quota:*")]
+        lost = [
+            k
+            async for k in stack.container.redis.scan_iter(
+                match=f"{stack.container.settings.redis_key_prefix}limits:*:quota:*"
+            )
+        ]
         async with stack.container.engine.connect() as conn:
             ident = (await conn.execute(text("SELECT id FROM tenants WHERE slug = 'lost'"))).scalar_one()
         mine = [k for k in lost if str(ident).encode() in k]

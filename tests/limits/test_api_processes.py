@@ -24,6 +24,7 @@ from iep.kit.problems import PROBLEM_BASE
 from iep.limits import service as limits_service
 from tests.conftest import make_tenant
 from tests.limits.conftest import message
+from tests.support.brokers import redis_prefix
 from tests.support.smtp_sink import free_port
 
 IEP = str(Path(sys.executable).with_name("iep"))
@@ -101,6 +102,7 @@ async def test_concurrent_sends_over_api_processes_accept_exactly_the_limit(
     env |= {"DATABASE_URL": database_url, "LOG_LEVEL": "warning"}
     if shared:
         env["REDIS_URL"] = redis_url
+        env["REDIS_KEY_PREFIX"] = f"{redis_prefix()}:"  # this run's counters, apart from other tests'
 
     with api_processes(processes, env, tmp_path) as urls:
         limits = httpx.Limits(max_connections=100 * processes)

@@ -24,7 +24,8 @@ def presented_key(request: Request) -> keys.PresentedKey | None:
 def require(scope: str) -> Callable[[Request], Awaitable[TenantContext]]:
     async def dependency(request: Request) -> TenantContext:
         authenticator = request.app.state.container.authenticator
-        ctx: TenantContext = await authenticator.authenticate(presented_key(request), scope)
+        client = request.client.host if request.client else None
+        ctx: TenantContext = await authenticator.authenticate(presented_key(request), scope, client)
         request.state.tenant = ctx
         return ctx
 

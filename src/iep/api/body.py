@@ -7,7 +7,8 @@ from typing import Any
 import orjson
 from fastapi import Request
 
-from iep.kit.problems import MalformedRequest, PayloadTooLarge, UnsupportedMediaType
+from iep.kit.jsontree import MAX_BODY_DEPTH, JsonTreeError, check_tree
+from iep.kit.problems import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
@@ -26,6 +27,12 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         raise MalformedRequest("the body is empty; send a JSON object")
     try:
         # orjson refuses nesting deeper than 1024 with an error instead of exhausting the stack.
-        return orjson.loads(chunks)
+        value = orjson.loads(chunks)
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"invalid JSON: {exc}") from None
+    try:
+        # Far below orjson's own bound: validators, serializers and jsonb all recurse (docs/security.md).
+        check_tree(value, max_depth=MAX_BODY_DEPTH, nul=False)
+    except JsonTreeError as exc:
+        raise ValidationFailed([{"field": "", "pointer": "", "code": "depth", "message": f"the body {exc}"}]) from None
+    return value

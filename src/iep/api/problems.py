@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qsl
+
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON, Problem
 
@@ -22,7 +26,111 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
     )
 
 
+# Every error answer, as the OpenAPI document describes it (D10).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+# Every `/v1` operation authenticates, so each can answer these whatever its own list says.
+_AUTH_ANSWERS = {
+    "401": "Missing or invalid API key",
+    "403": "Scope missing or tenant suspended",
+    "429": "Too many API key verifications for this key prefix or client address (Retry-After)",
+}
+
+
+def document_problems(doc: dict[str, Any]) -> dict[str, Any]:
+    """Describe every 4xx/5xx answer as what it is, application/problem+json (FastAPI's own 422 says JSON)."""
+    doc.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in doc.get("paths", {}).items():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            answers = operation["responses"]
+            if path.startswith("/v1/"):
+                for code, text in _AUTH_ANSWERS.items():
+                    answers.setdefault(code, {"description": text})
+            for code, answer in answers.items():
+                if code[:1] in ("4", "5"):
+                    answer["content"] = dict(problem)
+    return doc
+
+
+class RefuseNul:
+    """No NUL in a path or query parameter reaches a handler: PostgreSQL refuses it in text (a 500 otherwise), and
+    no name, address or id IEP stores holds one. Answered 422 before routing, for every endpoint at once."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = _nul_in(scope)
+            if where is not None:
+                body = {
+                    "type": PROBLEM_BASE + "validation",
+                    "title": "The request has invalid fields",
+                    "status": 422,
+                    "detail": "1 invalid field(s)",
+                    "instance": scope.get("path", ""),
+                    "errors": [{"field": where[1], "in": where[0], "code": "nul", "message": "must not contain NUL"}],
+                }
+                await JSONResponse(body, status_code=422, media_type=PROBLEM_JSON)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _nul_in(scope: Scope) -> tuple[str, str] | None:
+    if "\x00" in scope.get("path", ""):
+        return "path", ""
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return "query", name.replace("\x00", "")
+    return None
+
+
+def hoist_local_defs(doc: dict[str, Any]) -> dict[str, Any]:
+    """Request schemas given through `openapi_extra` carry pydantic's `$defs` and `#/$defs/X` references, which
+    resolve against the document's root, where nothing is: move them to `components.schemas` and point there."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    stack: list[Any] = [doc.get("paths", {})]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for name, schema in (node.pop("$defs", None) or {}).items():
+                schemas.setdefault(name, schema)
+                stack.append(schema)
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node["$ref"] = "#/components/schemas/" + ref.removeprefix("#/$defs/")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return doc
+
+
 def install(app: FastAPI) -> None:
+    app.add_middleware(RefuseNul)
+    fastapi_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(hoist_local_defs(fastapi_openapi()))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)

@@ -147,7 +147,7 @@ class ProviderRouter:
         try:
             plain = self._keyring.decrypt(row.config_encrypted, context=tenant_provider_context(tenant_id, row.name))
             config = orjson.loads(plain)
-            built = registry.build(row.kind, row.name, config, self._settings)
+            built = registry.build(row.kind, row.name, config, self._settings, tenant=True)
         except (CryptoError, orjson.JSONDecodeError, registry.ProviderConfigError) as exc:
             raise PermanentProviderError(f"tenant provider {row.name!r} cannot be used: {exc}") from exc
         self._tenant_built[cache_key] = built

@@ -30,7 +30,7 @@ from iep.kit.clock import Clock
 from iep.kit.crypto import CryptoError, KeyRing
 from iep.messages.status import FINAL, Status
 from iep.providers.base import Address, OutgoingEmail, PermanentProviderError, ProviderError, TransientProviderError
-from iep.providers.mime import HeaderInjectionError
+from iep.providers.mime import HeaderInjectionError, check_outgoing
 from iep.rendering.errors import RenderError, RendererUnavailable
 from iep.rendering.renderer import Rendered, Renderer
 
@@ -137,6 +137,8 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
     email = outgoing(row, rendered)
     route: Route | None = None
     try:
+        # Rendered values (a variable in the subject) are checked here once for every provider (docs/security.md).
+        check_outgoing(email)
         email, route = await _prepare(deps, row, email)
         await deps.router.throttle(route)
         result = await route.provider.send(email)

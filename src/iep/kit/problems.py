@@ -39,6 +39,12 @@ class Unauthenticated(Problem):
     status, type_, title = 401, "unauthenticated", "Missing or invalid API key"
 
 
+class TooManyAuthAttempts(Problem):
+    """Too many key verifications for one key prefix or one client address: each costs an Argon2id run."""
+
+    status, type_, title = 429, "too-many-auth-attempts", "Too many API key verifications; slow down"
+
+
 class Forbidden(Problem):
     status, type_, title = 403, "forbidden", "Not allowed"
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BeforeValidator
 
 from iep.api.auth import require
 from iep.api.body import read_json
@@ -18,6 +20,22 @@ from iep.messages.schemas import Accepted, MessageOut, MessagePage, SendAlias, S
 from iep.tenancy.context import TenantContext
 
 router = APIRouter(prefix="/v1", tags=["messages"])
+
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    """Only an RFC 3339 date-time with its offset, as documented: not a number read as a Unix time, not naive."""
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-03-01T09:00:00Z")
+    return value
+
+
+QueryTime = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+# Query text: no NUL or other control character (PostgreSQL refuses NUL in text; nothing IEP stores has them).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/problem+json": {}}}
@@ -30,8 +48,10 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         413: "Body too large",
         415: "Not JSON",
         422: "Invalid fields (every error listed) or Idempotency-Key reused with another body",
-        429: "The tenant's rate limit (`rate-limited`) or monthly quota (`quota-exceeded`) is reached; see Retry-After",
-        503: "The shared limit counters (Redis) did not answer",
+        429: "The tenant's rate limit (`rate-limited`) or monthly quota (`quota-exceeded`) is reached, or too many API"
+        " key verifications for this key prefix or client address (`too-many-auth-attempts`); see Retry-After",
+        503: "The shared limit counters (Redis) did not answer, or no render process is free to check a large"
+        " template; retry (Retry-After)",
     }.items()
 }
 
@@ -57,6 +77,7 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
         idempotency_header=request.headers.get("idempotency-key"),
         templates=container.renderer.catalog,
     )
+    await service.check_large_templates(container.renderer, parsed)
     try:
         # Counted after validation (a refused body takes nothing) and given back if the insert fails or replays.
         async with container.tenant_limiter.reserve(ctx, 1) as grant:
@@ -200,11 +221,20 @@ async def list_messages(
         | None,
         Query(),
     ] = None,
-    recipient: Annotated[str | None, Query(max_length=254, alias="to")] = None,
-    date_from: Annotated[datetime | None, Query(alias="dateFrom")] = None,
-    date_to: Annotated[datetime | None, Query(alias="dateTo")] = None,
-    category: Annotated[str | None, Query(max_length=100)] = None,
-    tag: Annotated[str | None, Query(max_length=64)] = None,
+    recipient: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=254,
+            pattern=_PRINTABLE,
+            alias="to",
+            description="An exact recipient address (to, cc or bcc), compared case-insensitively",
+        ),
+    ] = None,
+    date_from: Annotated[QueryTime | None, Query(alias="dateFrom")] = None,
+    date_to: Annotated[QueryTime | None, Query(alias="dateTo")] = None,
+    category: Annotated[str | None, Query(min_length=1, max_length=100, pattern=_PRINTABLE)] = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=64, pattern=_PRINTABLE)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     cursor: Annotated[str | None, Query(max_length=200)] = None,

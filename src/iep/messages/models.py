@@ -53,6 +53,8 @@ messages = Table(
     # SHA-256 of the canonical request, so a reused key with another payload is told apart (A3).
     Column("request_hash", String(64)),
     Column("suppressed_recipients", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    # to + cc + bcc, lower-cased, each once: what `GET /v1/messages?to=` matches exactly, through a GIN index.
+    Column("recipients", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("trace_id", String(32)),
     Column("scheduled_at", DateTime(timezone=True)),
     Column("next_attempt_at", DateTime(timezone=True)),
@@ -72,6 +74,7 @@ messages = Table(
     Index(None, "tenant_id", "status"),
     Index(None, "tenant_id", "created_at"),
     Index(None, "provider_msg_id"),
+    Index("ix_messages_recipients", "recipients", postgresql_using="gin"),
     Index(
         "ix_messages_unfinished",
         "created_at",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, bindparam, func, or_, select, text, tuple_
+from sqlalchemy import ARRAY, Text, bindparam, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,10 +32,10 @@ WITH sup AS (
 ), m AS (
   INSERT INTO messages (id, tenant_id, "to", cc, bcc, from_email, from_name, reply_to, subject, html_body,
     text_body, variables, template, metadata, tags, headers, status, priority, max_attempts, idempotency_key,
-    request_hash, suppressed_recipients, trace_id, scheduled_at, next_attempt_at, created_at, updated_at)
+    request_hash, suppressed_recipients, trace_id, scheduled_at, next_attempt_at, created_at, updated_at, recipients)
   SELECT :id, :tenant_id, :to, :cc, :bcc, :from_email, :from_name, :reply_to, :subject, :html_body,
     :text_body, :variables, :template, :metadata, :tags, :headers, :status, :priority, :max_attempts, :idempotency_key,
-    :request_hash, sup.emails, :trace_id, :scheduled_at, :available_at, :now, :now
+    :request_hash, sup.emails, :trace_id, :scheduled_at, :available_at, :now, :now, :recipients_lower
   FROM sup
   ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING id, status, suppressed_recipients
@@ -142,7 +142,7 @@ def accept_params(msg: NewMessage, now: datetime) -> dict[str, Any]:
         "max_attempts": msg.max_attempts,
         "idempotency_key": msg.idempotency_key,
         "request_hash": msg.request_hash,
-        "recipients_lower": sorted({a.lower() for a in (*msg.to, *msg.cc, *msg.bcc)}),
+        "recipients_lower": sorted({normalized_recipient(a) for a in (*msg.to, *msg.cc, *msg.bcc)}),
         "trace_id": msg.trace_id,
         "scheduled_at": msg.scheduled_at,
         "available_at": available_at,
@@ -210,6 +210,11 @@ async def attachments_of(conn: AsyncConnection, message_id: uuid.UUID) -> list[d
     return [dict(r._mapping) for r in rows]
 
 
+def normalized_recipient(address: str) -> str:
+    """How a recipient is stored in `messages.recipients` and searched: trimmed and lower-cased."""
+    return address.strip().lower()
+
+
 @dataclass(frozen=True, slots=True)
 class ListFilter:
     status: str | None = None
@@ -237,14 +242,11 @@ async def page(
     if flt.status:
         stmt = stmt.where(messages.c.status == flt.status)
     if flt.recipient:
-        r = flt.recipient.lower()
-        stmt = stmt.where(
-            or_(
-                func.lower(func.array_to_string(messages.c["to"], ",")).contains(r),
-                func.lower(func.array_to_string(messages.c.cc, ",")).contains(r),
-                func.lower(func.array_to_string(messages.c.bcc, ",")).contains(r),
-            )
-        )
+        # Exact match on the normalized recipients, `recipients @> ARRAY[x]`, served by the GIN index on the
+        # column: at 10 million messages it reads the few index entries for that one address, then sorts those.
+        # A substring search (LIKE '%x%' over to/cc/bcc) cannot use any index, treats % and _ as wildcards, and
+        # reads every message of the tenant on each call.
+        stmt = stmt.where(messages.c.recipients.contains([normalized_recipient(flt.recipient)]))
     if flt.date_from:
         stmt = stmt.where(messages.c.created_at >= flt.date_from)
     if flt.date_to:

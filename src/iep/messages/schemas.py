@@ -22,9 +22,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from iep.attachments import validation as attachment_rules
+from iep.kit.jsontree import MAX_DATA_DEPTH, check_tree
 from iep.messages.addresses import check_display_name, domain_of, normalize_address, parse_mailbox
-from iep.messages.header_safety import check_header_text
-from iep.rendering.handlebars import check_syntax
+from iep.messages.header_safety import check_header_text, custom_header_refusal
+from iep.rendering.handlebars import INLINE_CHECK_CHARS, MAX_TEMPLATED_CHARS, check_syntax
 from iep.rendering.limits import MAX_DATA_BYTES
 from iep.sending_domains.policy import NO_SENDERS, SenderPolicy
 
@@ -34,33 +35,6 @@ MAX_TAGS = 20
 MAX_CUSTOM_HEADERS = 20
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
 _TAG = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,75}$")
-# Headers IEP writes itself; a caller setting them could forge routing or identity.
-RESERVED_HEADERS = frozenset(
-    h.lower()
-    for h in (
-        "From",
-        "To",
-        "Cc",
-        "Bcc",
-        "Subject",
-        "Reply-To",
-        "Sender",
-        "Date",
-        "Message-ID",
-        "MIME-Version",
-        "Return-Path",
-        "Received",
-        "DKIM-Signature",
-        "Content-Type",
-        "Content-Transfer-Encoding",
-        "Content-Disposition",
-        "X-IEP-Message-Id",
-        "List-Unsubscribe",
-        "List-Unsubscribe-Post",
-    )
-)
-
 Email = Annotated[str, AfterValidator(normalize_address)]
 IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
 
@@ -197,7 +171,14 @@ class SendRequest(_Strict):
         check_syntax(value)
         return value
 
-    @field_validator("variables", "template_data")
+    @field_validator("variables", "template_data", "metadata", mode="before")
+    @classmethod
+    def _data_tree(cls, value: Any) -> Any:
+        # Before pydantic walks it: a deep tree is refused without recursion, and jsonb cannot store a NUL.
+        check_tree(value, max_depth=MAX_DATA_DEPTH)
+        return value
+
+    @field_validator("variables", "template_data", "metadata")
     @classmethod
     def _data_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None and len(orjson.dumps(value)) > MAX_DATA_BYTES:
@@ -210,8 +191,22 @@ class SendRequest(_Strict):
         if value is not None:
             if "\x00" in value:
                 raise ValueError("must not contain NUL")
-            check_syntax(value)
+            if "{{" in value:
+                # Templated content is parsed, so it has its own, smaller cap (docs/security.md).
+                if len(value) > MAX_TEMPLATED_CHARS:
+                    raise ValueError(
+                        f"holds Handlebars ({{{{) and is {len(value)} characters; "
+                        f"templated content is limited to {MAX_TEMPLATED_CHARS} characters per part"
+                    )
+                if len(value) <= INLINE_CHECK_CHARS:
+                    check_syntax(value)  # larger parts: service.check_large_templates, in a render process
         return value
+
+    @property
+    def unchecked_templates(self) -> dict[str, str]:
+        """The templated parts too large to parse here: `service.check_large_templates` parses them."""
+        parts = {"htmlBody": self.html_body, "textBody": self.text_body}
+        return {k: v for k, v in parts.items() if v is not None and "{{" in v and len(v) > INLINE_CHECK_CHARS}
 
     @field_validator("tags")
     @classmethod
@@ -224,11 +219,11 @@ class SendRequest(_Strict):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        # An allowlist (docs/security.md): provider-control and trace headers never reach a provider.
         for name, text in value.items():
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"header name {name[:80]!r} is not a valid field name")
-            if name.lower() in RESERVED_HEADERS:
-                raise ValueError(f"header {name!r} is set by IEP and cannot be overridden")
+            refusal = custom_header_refusal(name)
+            if refusal is not None:
+                raise ValueError(refusal)
             check_header_text(text, what=f"header {name}")
             if len(text) > 998:
                 raise ValueError(f"header {name!r} is longer than 998 characters")

@@ -19,6 +19,7 @@ from iep.providers.base import (
     SendResult,
     TransientProviderError,
 )
+from iep.providers.mime import check_outgoing
 
 # Statuses that say "not now" rather than "not this": throttling, timeouts and the vendor's own trouble.
 _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
@@ -83,6 +84,7 @@ class HttpProvider(abc.ABC):
 
     # -- the pipeline -------------------------------------------------------------------------------
     async def send(self, email: OutgoingEmail) -> SendResult:
+        check_outgoing(email)  # the rendered subject, names and headers, before any vendor's JSON holds them
         call = self.build_call(email)
         response = await self._request(call)
         if not response.is_success:

@@ -18,22 +18,12 @@ from email.utils import format_datetime
 
 import idna
 
+from iep.messages.header_safety import LINE_BREAKS, custom_header_refusal
 from iep.providers.base import Attachment, OutgoingEmail, PermanentProviderError
 
-# CR, LF, NUL, and every other character str.splitlines() breaks on: the email package treats those as line
-# breaks too (it refuses them with a bare ValueError), so they are refused here, naming the header.
-_LINE_BREAKS = frozenset("\r\n\0\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 _RAW_BREAKS = (b"\r", b"\n", b"\0")
 # RFC 5322 field-name: printable ASCII except the colon.
 _FIELD_NAME = re.compile(r"[!-9;-~]+")
-# Headers IEP writes itself (or that only the envelope may carry); a custom header may not replace them.
-_RESERVED = frozenset(
-    {
-        "from", "to", "cc", "bcc", "reply-to", "subject", "date", "message-id", "x-iep-message-id",
-        "mime-version", "content-type", "content-transfer-encoding", "sender", "return-path",
-        "list-unsubscribe", "list-unsubscribe-post", "dkim-signature",
-    }
-)  # fmt: skip
 # Bodies are kept 7-bit (quoted-printable/base64 when needed): no relay has to downgrade them, which would
 # also break a DKIM signature.
 # set_content adds these; nothing else may appear beyond what build_mime writes.
@@ -51,7 +41,7 @@ class HeaderInjectionError(PermanentProviderError):
 
 def check_header_value(field: str, value: str) -> None:
     """Refuse line breaks and NUL, raw or hidden in an RFC 2047 encoded word."""
-    if not _LINE_BREAKS.isdisjoint(value):
+    if not LINE_BREAKS.isdisjoint(value):
         raise HeaderInjectionError(f"{field} contains CR, LF or NUL")
     try:
         chunks = decode_header(value)
@@ -66,7 +56,7 @@ def check_header_value(field: str, value: str) -> None:
             decoded = chunk.decode(charset or "ascii")
         except (LookupError, UnicodeDecodeError):
             continue  # the raw bytes were checked; an unknown charset is sent as literal text
-        if not _LINE_BREAKS.isdisjoint(decoded):
+        if not LINE_BREAKS.isdisjoint(decoded):
             raise HeaderInjectionError(f"{field} holds an encoded word that decodes to a line break")
 
 
@@ -142,6 +132,28 @@ def build_mime(email: OutgoingEmail, *, message_id_domain: str, date: datetime |
     _add_attachments(msg, email)
     _verify_serialized_headers(msg, written)
     return msg
+
+
+def check_outgoing(email: OutgoingEmail) -> None:
+    """Every value of `email` that becomes a header, checked as it is after rendering, for every provider.
+
+    The send step calls this before choosing a provider, and every HTTP provider again before it builds its
+    request: a JSON mail API writes `subject` or a display name into the message itself, so a line break that
+    gets there is a header of the caller's choosing (`Bcc:`) whatever the API's own checks.
+    """
+    check_header_value("Subject", email.subject)
+    _header_address(email.sender.email, email.sender.name, "From")
+    for field, addresses in (("To", email.to), ("Cc", email.cc), ("Bcc", email.bcc)):
+        for address in addresses:
+            normalize_address(address, field=field)
+    if email.reply_to:
+        normalize_address(email.reply_to, field="Reply-To")
+    for name, value in email.headers.items():
+        _check_custom_header(name, value)
+    for attachment in email.attachments:
+        checked_attachment(attachment)
+    if email.list_unsubscribe is not None:
+        _unsubscribe_url(email.list_unsubscribe)
 
 
 def api_headers(email: OutgoingEmail) -> dict[str, str]:
@@ -226,8 +238,10 @@ def _check_custom_header(name: str, value: str) -> None:
     check_header_value(f"custom header name {name!r}", name)
     if not _FIELD_NAME.fullmatch(name):
         raise HeaderInjectionError(f"custom header name {name!r} is not a valid field name")
-    if name.lower() in _RESERVED:
-        raise PermanentProviderError(f"custom header {name} may not replace the one IEP writes")
+    # The accept-time allowlist again: a message accepted before the policy, or built by other code, obeys it too.
+    refusal = custom_header_refusal(name)
+    if refusal is not None:
+        raise HeaderInjectionError(refusal)
     check_header_value(f"custom header {name}", value)
 
 

@@ -23,14 +23,24 @@ class ProviderConfigError(ValueError):
     """A provider's configuration is missing or wrong; the message names what to set."""
 
 
-def build(kind: str, name: str, config: Mapping[str, Any], settings: Settings) -> Provider:
-    """A provider of `kind` from `config` (the keys each constructor takes); refuses unknown keys."""
+def build(kind: str, name: str, config: Mapping[str, Any], settings: Settings, *, tenant: bool = False) -> Provider:
+    """A provider of `kind` from `config` (the keys each constructor takes); refuses unknown keys.
+
+    `tenant`: a tenant's own account. It takes nothing of the platform's from `settings` that could let it send
+    as the platform: no SMTP host, user or password (docs/security.md).
+    """
     try:
         factory = _FACTORIES[kind]
     except KeyError:
         raise ProviderConfigError(f"unknown provider kind {kind!r}; one of {', '.join(KINDS)}") from None
     # `webhook_*` keys are the account's provider-event secrets (iep.provider_events), not sending options.
     sending = {k: v for k, v in config.items() if not k.startswith("webhook_")}
+    if tenant and kind == "smtp":
+        if not sending.get("host"):
+            raise ProviderConfigError(f"provider {name!r} (smtp): a tenant's SMTP account needs its own `host`")
+        # Absent means none: the platform's SMTP_USER / SMTP_PASS belong to the platform's relay only.
+        sending.setdefault("username", None)
+        sending.setdefault("password", None)
     try:
         return factory(name, sending, settings)
     except (TypeError, KeyError) as exc:

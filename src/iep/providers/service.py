@@ -32,7 +32,7 @@ async def set_tenant_provider(
     """Build it once to refuse a bad configuration now rather than at send time, then store it encrypted."""
     if not _NAME.fullmatch(name):
         raise registry.ProviderConfigError("a provider name is 1–50 of a-z 0-9 _ - (starting with a letter or digit)")
-    provider = registry.build(kind, name, config, settings)
+    provider = registry.build(kind, name, config, settings, tenant=True)
     await provider.close()
     sealed = keyring.encrypt(orjson.dumps(config), context=tenant_provider_context(tenant_id, name))
     await repository.upsert(conn, tenant_id, name=name, kind=kind, config_encrypted=sealed, now=now)

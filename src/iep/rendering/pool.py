@@ -21,6 +21,7 @@ import structlog
 
 from iep.rendering.errors import RenderError, RendererUnavailable, RenderTimeout, RenderTooLarge
 from iep.rendering.limits import MAX_REPLY_BYTES
+from iep.rendering.sandbox import protect_parent
 
 log = structlog.get_logger("iep.rendering")
 
@@ -199,6 +200,7 @@ class ProcessPool:
             return
 
     async def _spawn(self) -> _Proc:
+        protect_parent()  # before any render process exists: IEP's /proc files are out of its reach
         try:
             process = await asyncio.create_subprocess_exec(
                 *self.spec.argv,

@@ -23,6 +23,7 @@ import orjson
 from iep.rendering.errors import RenderError, RenderTimeout
 from iep.rendering.limits import MAX_OUTPUT_CHARS
 from iep.rendering.pool import PoolSpec, ProcessPool
+from iep.rendering.sandbox import confined, sandbox_env
 
 TOOLCHAIN_DIR = Path(__file__).resolve().parent / "react_email"
 NODE_MODULES = TOOLCHAIN_DIR / "node_modules"
@@ -111,8 +112,6 @@ def link_toolchain(directory: Path) -> None:
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    from iep.rendering.renderer import sandbox_env
-
     return sandbox_env(
         {
             "NODE_ENV": "production",
@@ -132,9 +131,10 @@ def _argv(*args: str) -> tuple[str, ...]:
 
 
 def bun_pool(size: int, *, recycle_after: int, extra_env: dict[str, str] | None = None) -> ProcessPool:
+    # Render processes run template code: started confined (nobody when root, no new privileges, die with IEP).
     spec = PoolSpec(
         name="bun",
-        argv=_argv("--smol", str(TOOLCHAIN_DIR / "renderer.ts")),
+        argv=confined((str(BUN), "--smol", str(TOOLCHAIN_DIR / "renderer.ts"))),
         env=_env(extra_env or {}),
         size=size,
         cwd=TOOLCHAIN_DIR,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
+import shutil
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +20,9 @@ from iep.rendering.compile_cache import CompileCache, FileLock
 from iep.rendering.errors import RenderError, RendererUnavailable, RenderTooLarge
 from iep.rendering.limits import MAX_DATA_BYTES, MAX_TEMPLATE_CHARS
 from iep.rendering.pool import PoolSpec, ProcessPool
+from iep.rendering.sandbox import python_argv, sandbox_env
+
+__all__ = ["Rendered", "Renderer", "python_pool", "sandbox_env"]
 
 _MRML_VERSION = version("mrml")
 
@@ -34,16 +37,9 @@ class Rendered:
         return self.subject, self.html, self.text
 
 
-def sandbox_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The whole environment of a render process: no secret of IEP's is ever within a template's reach."""
-    env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    env.update(extra or {})
-    return env
-
-
 def python_pool(size: int, *, extra_env: Mapping[str, str] | None = None) -> ProcessPool:
-    # -I: ignore PYTHON* variables and the user's site-packages; the process sees only the installed package.
-    argv = (sys.executable, "-I", "-m", "iep.rendering.sandbox_worker")
+    # The worker drops its privileges itself before it loads any engine (iep.rendering.sandbox).
+    argv = python_argv("iep.rendering.sandbox_worker")
     return ProcessPool(PoolSpec(name="python", argv=argv, env=sandbox_env(extra_env), size=size))
 
 
@@ -89,6 +85,8 @@ class Renderer:
         self.bun = react_email.bun_pool(bun_workers, recycle_after=bun_recycle_after, extra_env=dict(extra_env or {}))
         self._closing = closing
         self._toolchain_linked = False
+        # Bun runs as nobody when IEP is root: compiled files are copied where nobody can read them.
+        self._readable: Path | None = None
 
     async def start(self) -> None:
         """Warm the pools; refuse to start when `.tsx` templates exist and Bun does not (T5)."""
@@ -106,6 +104,12 @@ class Renderer:
         check_sources(subject=subject, html=html, text=text)
         request = {"op": "handlebars", "subject": subject, "html": html, "text": text, "data": check_data(data)}
         return rendered_from(await self.python.call(request, time_limit=self.timeout))
+
+    async def check_inline(self, parts: Mapping[str, str]) -> dict[str, str]:
+        """Parse large inline Handlebars parts in a render process (off the event loop); the errors by part."""
+        check_sources(**parts)
+        reply = await self.python.call({"op": "check", "parts": dict(parts)}, time_limit=self.compile_timeout)
+        return {str(k): str(v) for k, v in dict(reply.get("errors") or {}).items()}
 
     async def named(self, qualified: str, data: Mapping[str, Any] | None) -> Rendered:
         """The template an accepted message names (`namespace/name`)."""
@@ -155,13 +159,31 @@ class Renderer:
         async def compile_to(tmp: Path) -> None:
             await react_email.compile_tsx(source.path, tmp, root, time_limit=self.compile_timeout)
 
-        artifact = await self.cache.get(key, ".js", compile_to, lambda p: p)
+        artifact = self._readable_copy(await self.cache.get(key, ".js", compile_to, lambda p: p))
         reply = await self.bun.call({"path": str(artifact), "props": props}, time_limit=self.timeout, version=key)
         # An empty subject is the caller's to judge: a message's own subject may replace it.
         return rendered_from(reply)
 
+    def _readable_copy(self, artifact: Path) -> Path:
+        """The compiled file where an unprivileged render process can read it (the dist folder may be private)."""
+        if os.geteuid() != 0:
+            return artifact
+        if self._readable is None:
+            self._readable = Path(tempfile.mkdtemp(prefix="iep-render-"))
+            self._readable.chmod(0o755)
+            react_email.link_toolchain(self._readable)
+        copy = self._readable / artifact.name  # named by its key: same name, same content
+        if not copy.exists():
+            tmp = copy.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(artifact.read_bytes())
+            tmp.chmod(0o644)
+            os.replace(tmp, copy)
+        return copy
+
     async def close(self) -> None:
         await self.python.close()
         await self.bun.close()
+        if self._readable is not None:
+            shutil.rmtree(self._readable, ignore_errors=True)
         if self._closing is not None:
             await self._closing()

@@ -7,11 +7,9 @@ kills it when a render overruns the timeout, so nothing here needs to be interru
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
 import resource
-import signal
 import sys
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -20,8 +18,8 @@ from typing import Any, BinaryIO
 import orjson
 
 from iep.rendering.limits import MAX_OUTPUT_CHARS, WORKER_MEMORY_BYTES
+from iep.rendering.sandbox import drop_privileges
 
-_PR_SET_PDEATHSIG = 1
 _COMPILED_CACHE = 256
 
 
@@ -53,6 +51,7 @@ class Engines:
             "handlebars": self.handlebars,
             "jinja": self.jinja,
             "mjml": self.mjml,
+            "check": self.check,
         }
 
     def handle(self, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -72,6 +71,16 @@ class Engines:
                 raise Refused("render", f"{part}: {exc}") from None
             _check_size(out)
         return self._finish(out, inline_css=False)
+
+    def check(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """Parse inline Handlebars parts without rendering: `{"parts": {field: source}}` → the errors by field."""
+        errors: dict[str, str] = {}
+        for field, source in dict(request.get("parts") or {}).items():
+            try:
+                self._handlebars.check_syntax(str(source))
+            except self._handlebars.TemplateSyntaxError as exc:
+                errors[str(field)] = str(exc)[:500]
+        return {"errors": errors}
 
     def jinja(self, request: Mapping[str, Any]) -> dict[str, Any]:
         data = request.get("data") or {}
@@ -137,11 +146,6 @@ def _check_size(out: Mapping[str, str | None]) -> None:
         raise Refused("too_large", f"the rendered message is over {MAX_OUTPUT_CHARS} characters")
 
 
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 def _limit_memory() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = WORKER_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(hard, WORKER_MEMORY_BYTES)
@@ -169,9 +173,8 @@ def _serve(channel: BinaryIO, engines: Engines) -> None:
 
 
 def main() -> None:
-    _die_with_parent()
-    if os.getppid() == 1:  # the parent died before we could ask to die with it
-        sys.exit(0)
+    # Before any engine is loaded: nobody when root, no new privileges, dies with IEP (iep.rendering.sandbox).
+    drop_privileges()
     # Replies go to the original stdout; anything a library prints goes to stderr and cannot break the framing.
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
