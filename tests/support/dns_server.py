@@ -116,14 +116,27 @@ def dns_server(zone: Zone) -> Iterator[str]:
 @contextmanager
 def silent_nameserver() -> Iterator[str]:
     """A name server that takes queries (UDP and TCP) and never answers one."""
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    port = udp.getsockname()[1]
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    udp, tcp, port = _pair()
     try:
-        tcp.bind(("127.0.0.1", port))
         tcp.listen(16)  # connections queue in the backlog and are never accepted
         yield f"127.0.0.1:{port}"
     finally:
         udp.close()
         tcp.close()
+
+
+def _pair() -> tuple[socket.socket, socket.socket, int]:
+    """A UDP and a TCP socket on the same free port (another process may hold the TCP one: try another)."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        port: int = udp.getsockname()[1]
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind(("127.0.0.1", port))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        return udp, tcp, port
+    raise OSError("no port free for both UDP and TCP on 127.0.0.1")

@@ -27,6 +27,7 @@ from iep.queue.port import WEBHOOK_QUEUE
 from iep.tenant_webhooks.worker import Dispatcher, WebhookWorker
 
 log = structlog.get_logger("iep.run")
+API_SHUTDOWN_GRACE_SECONDS = 10
 
 
 async def database_url(settings: Settings) -> str:
@@ -71,6 +72,9 @@ async def run_role(settings: Settings, role: Role) -> None:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # Requests in flight get this long after SIGTERM; a connection that never finishes cannot hold the
+            # process (uvicorn would otherwise wait for it forever).
+            timeout_graceful_shutdown=API_SHUTDOWN_GRACE_SECONDS,
         )
         server = uvicorn.Server(config)
         # One signal handler for every part of the role: ours, so uvicorn must not install its own.
