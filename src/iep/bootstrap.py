@@ -16,7 +16,13 @@ from iep.attachments.storage import AttachmentStore, LocalStore, S3Store
 from iep.config import ConfigError, QueueBackend, Role, Settings
 from iep.delivery.breaker import BreakerPolicy, BreakerStore, CircuitBreaker, MemoryBreakerStore
 from iep.delivery.breaker_redis import RedisBreakerStore
-from iep.delivery.rate_limit import BucketStore, MemoryBucketStore, RateLimiter, RedisBucketStore
+from iep.delivery.rate_limit import (
+    BucketStore,
+    FallbackBucketStore,
+    MemoryBucketStore,
+    RateLimiter,
+    RedisBucketStore,
+)
 from iep.delivery.retry_policy import RetryPolicy
 from iep.delivery.routing import ProviderRouter
 from iep.delivery.tasks import DeliveryDeps
@@ -111,7 +117,9 @@ class Container:
                 RedisBreakerStore(self.redis, prefix=s.redis_key_prefix) if self.redis else MemoryBreakerStore()
             )
             buckets: BucketStore = (
-                RedisBucketStore(self.redis, prefix=s.redis_key_prefix) if self.redis else MemoryBucketStore()
+                FallbackBucketStore(RedisBucketStore(self.redis, prefix=s.redis_key_prefix))
+                if self.redis
+                else MemoryBucketStore()
             )
             policy = BreakerPolicy(
                 failure_ratio=s.breaker_failure_ratio,
@@ -248,14 +256,20 @@ def build(
     if settings.redis_url:
         # Every accept of a limited tenant makes one call: under a burst, wait for a free connection rather than
         # fail (the default pool refuses past 100 connections).
-        redis = Redis.from_pool(BlockingConnectionPool.from_url(settings.redis_url, max_connections=64, timeout=5))
+        # Bounded: a Redis that does not answer costs a request at most a few seconds, never a hang.
+        pool = BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=64, timeout=5, socket_connect_timeout=2, socket_timeout=2
+        )
+        redis = Redis.from_pool(pool)
     registry = CollectorRegistry()
     # Shared by every API replica through Redis (D7); without it, this process's counters and PostgreSQL's quota.
     limit_store: LimitStore = RedisLimitStore(redis, prefix=settings.redis_key_prefix) if redis else MemoryLimitStore()
     limiter = TenantLimiter(limit_store, engine, clock, AcceptMetrics(registry).rate_limit_hits)
     # Key verification buckets are shared by every replica when Redis is there (an attacker spreads over them).
     auth_buckets: BucketStore = (
-        RedisBucketStore(redis, prefix=f"{settings.redis_key_prefix}auth:") if redis else MemoryBucketStore()
+        FallbackBucketStore(RedisBucketStore(redis, prefix=f"{settings.redis_key_prefix}auth:"))
+        if redis
+        else MemoryBucketStore()
     )
     return Container(
         settings=settings,

@@ -62,3 +62,20 @@ async def test_two_workers_on_redis_share_one_bucket(clock: FakeClock) -> None:
     finally:
         await test_redis.delete_prefix(client, prefix)
         await client.aclose()
+
+
+async def test_buckets_fall_back_to_this_process_while_redis_does_not_answer() -> None:
+    """Redis is the broker on the `redis` backend: its outage must not stop authentication or sending (D4)."""
+    from redis.asyncio import Redis
+
+    from iep.delivery.rate_limit import FallbackBucketStore, RedisBucketStore
+    from tests.support.smtp_sink import free_port
+
+    gone = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    store = FallbackBucketStore(RedisBucketStore(gone))
+    try:
+        waits = [await store.take("k", 100.0, rate=1.0, burst=2.0) for _ in range(3)]
+    finally:
+        await gone.aclose()
+    assert waits[:2] == [0.0, 0.0]
+    assert waits[2] > 0, "the local bucket still limits"

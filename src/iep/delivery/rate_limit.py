@@ -7,9 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from iep.kit.clock import Clock
+
+log = structlog.get_logger("iep.rate_limit")
 
 
 class BucketStore(Protocol):
@@ -61,6 +65,30 @@ class RedisBucketStore:
         ttl = int(burst / rate) + 60
         wait = await self._take(keys=[f"{self._prefix}rate:{{{key}}}"], args=[repr(now), rate, burst, ttl])
         return float(wait.decode() if isinstance(wait, bytes) else wait)
+
+
+class FallbackBucketStore:
+    """Redis's buckets, and this process's own while Redis does not answer: a Redis outage (it is the queue broker
+    on the `redis` backend, D4) must not stop the API from authenticating or the worker from sending; each process
+    then limits on its own until Redis is back."""
+
+    def __init__(self, shared: BucketStore, local: BucketStore | None = None) -> None:
+        self._shared = shared
+        self._local = local or MemoryBucketStore()
+        self._down = False
+
+    async def take(self, key: str, now: float, rate: float, burst: float) -> float:
+        try:
+            wait = await self._shared.take(key, now, rate, burst)
+        except (RedisError, OSError) as exc:
+            if not self._down:
+                log.warning("buckets_local", reason="redis unavailable", error=str(exc)[:200])
+            self._down = True
+            return await self._local.take(key, now, rate, burst)
+        if self._down:
+            log.info("buckets_shared", reason="redis answers again")
+            self._down = False
+        return wait
 
 
 class RateLimiter:
