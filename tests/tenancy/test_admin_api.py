@@ -95,6 +95,11 @@ async def test_refusals_are_problems(api: httpx.AsyncClient, admin_on: None) -> 
     _problem(await api.post("/v1/admin/tenants", json={"slug": "x"}, headers=OPERATOR), 422, "validation")
     _problem(await api.patch("/v1/admin/tenants/acme", json={"settings": []}, headers=OPERATOR), 422, "validation")
     _problem(await api.patch("/v1/admin/tenants/acme", content=b"{", headers=OPERATOR), 400, "malformed-request")
+    # Limits follow the limits' own rules whichever way they are set (SPEC §3: integers, 0 = unlimited).
+    bad_limit = await api.patch("/v1/admin/tenants/acme", json={"settings": {"burst": -5}}, headers=OPERATOR)
+    assert _problem(bad_limit, 422, "validation")["errors"][0]["field"] == "settings"
+    quota = await api.patch("/v1/admin/tenants/acme", json={"settings": {"monthly_quota": 50}}, headers=OPERATOR)
+    assert quota.json()["settings"]["monthly_quota"] == 50
     for method, path in (
         ("GET", "/v1/admin/tenants/nope"),
         ("PATCH", "/v1/admin/tenants/nope"),

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from iep.api.auth import require_operator
 from iep.kit.problems import Conflict, NotFound, ValidationFailed
+from iep.limits import service as limits_service
+from iep.limits.policy import SETTING_NAMES as LIMIT_SETTINGS
 from iep.tenancy import repository, service
 from iep.tenancy.endpoints import parse_body
 from iep.tenancy.schemas import KeyCreate, KeyCreated, TenantCreate, TenantList, TenantOut, TenantUpdate
@@ -92,10 +94,18 @@ async def update_tenant(slug: str, request: Request) -> TenantOut:
     async with container.engine.begin() as conn:
         if await repository.tenant_by_slug(conn, slug) is None:
             raise NotFound("no such tenant")
+        # Limit keys go through the limits' own rules (validated, a new quota counted afresh), the rest merge.
+        settings = dict(body.settings or {})
+        limits = {k: settings.pop(k) for k in list(settings) if k in LIMIT_SETTINGS and settings[k] is not None}
         try:
-            row = await service.update_tenant(conn, slug, name=body.name, settings=body.settings)
+            row = await service.update_tenant(conn, slug, name=body.name, settings=settings)
         except service.TenancyError as exc:
             raise _invalid("name", exc) from None
+        if limits:
+            try:
+                row = await limits_service.update_limits(conn, slug, limits, container.clock.now())
+            except service.TenancyError as exc:
+                raise _invalid("settings", exc) from None
     return TenantOut.of(row)
 
 
