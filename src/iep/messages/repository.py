@@ -69,19 +69,13 @@ SELECT m.id, m.status, m.suppressed_recipients, pg_notify('iep_outbox', '') IS N
 )
 
 
-# What a batch inserted, looked up by (tenant, id) pairs: the ids were made for this batch, the tenant scopes them.
+# What a batch inserted, by primary key only; each row's tenant is checked against the batch's in Python. Any
+# tenant condition in SQL let the planner walk the tenant's whole (tenant_id, status) index per batch (joined
+# with unnest(), or ANDed into a bitmap): a scan that grew with the table (accepts fell from 1,500 to 900 req/s).
 _INSERTED = (
-    text(
-        """
-SELECT m.id, m.status, m.suppressed_recipients
-FROM messages m JOIN unnest(:tenant_ids, :ids) AS k(tenant_id, id) ON m.tenant_id = k.tenant_id AND m.id = k.id
-"""
-    )
-    .bindparams(
-        bindparam("tenant_ids", type_=ARRAY(UUID(as_uuid=True))),
-        bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
-    )
-    .columns(messages.c.id, messages.c.status, messages.c.suppressed_recipients)
+    text("SELECT m.id, m.tenant_id, m.status, m.suppressed_recipients FROM messages m WHERE m.id = ANY(:ids)")
+    .bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
+    .columns(messages.c.id, messages.c.tenant_id, messages.c.status, messages.c.suppressed_recipients)
 )
 
 
@@ -169,8 +163,13 @@ async def insert_accepted_many(conn: AsyncConnection, batch: list[dict[str, Any]
 
 async def inserted(conn: AsyncConnection, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
     """Which of the batch's messages exist, by id."""
-    keys = {"tenant_ids": [p["tenant_id"] for p in batch], "ids": [p["id"] for p in batch]}
-    return {r.id: dict(r._mapping) for r in await conn.execute(_INSERTED, keys)}
+    tenant_of = {p["id"]: p["tenant_id"] for p in batch}
+    rows = await conn.execute(_INSERTED, {"ids": list(tenant_of)})
+    return {
+        r.id: {"id": r.id, "status": r.status, "suppressed_recipients": r.suppressed_recipients}
+        for r in rows
+        if tenant_of.get(r.id) == r.tenant_id
+    }
 
 
 async def by_idempotency_key(conn: AsyncConnection, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
