@@ -1,55 +1,25 @@
-"""The worker loop: consume jobs with bounded concurrency, settle each by its decision, stop gracefully (D-7)."""
+"""The send worker: each job delivered by the send step and settled with the queue by its decision."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from iep.delivery.tasks import DeliveryDeps, Outcome, deliver_message
+from iep.queue.consumer import Consumer
 from iep.queue.port import Job, Queue
 
 log = structlog.get_logger("iep.worker")
 
 
-class Worker:
+class Worker(Consumer):
     def __init__(self, queue: Queue, deps: DeliveryDeps, *, concurrency: int, grace_seconds: float) -> None:
-        self._queue = queue
+        super().__init__(
+            queue, name="worker", worker_id=deps.worker_id, concurrency=concurrency, grace_seconds=grace_seconds
+        )
         self._deps = deps
-        self._slots = asyncio.Semaphore(concurrency)
-        self._grace = grace_seconds
-        self._inflight: dict[asyncio.Task[None], Job] = {}
-        self._stopping = asyncio.Event()
-        self.processed = 0
-
-    async def run(self) -> None:
-        log.info("worker_started", worker=self._deps.worker_id, queue=self._queue.name)
-        consumer = asyncio.create_task(self._consume())
-        await self._stopping.wait()
-        await self._queue.stop()
-        consumer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer
-        await self._drain()
-        await self._queue.close()
-        log.info("worker_stopped", worker=self._deps.worker_id, processed=self.processed)
-
-    async def _consume(self) -> None:
-        async for job in self._queue.consume():
-            await self._slots.acquire()
-            if self._stopping.is_set():
-                self._slots.release()
-                await self._queue.release(job)
-                return
-            task = asyncio.create_task(self.handle(job))
-            self._inflight[task] = job
-            task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._inflight.pop(task, None)
-        self._slots.release()
 
     async def handle(self, job: Job) -> None:
         """Deliver one job and settle it with the queue by the outcome."""
@@ -77,24 +47,3 @@ class Worker:
         else:
             await self._queue.dead_letter(job, "max_attempts")
         self.processed += 1
-
-    async def _drain(self) -> None:
-        """Give in-flight sends the grace period, then hand what is left back to the queue."""
-        if not self._inflight:
-            return
-        done, pending = await asyncio.wait(set(self._inflight), timeout=self._grace)
-        del done
-        for task in pending:
-            job = self._inflight.get(task)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            if job is not None:
-                await self._queue.release(job)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._inflight)
-
-    def stop(self) -> None:
-        self._stopping.set()

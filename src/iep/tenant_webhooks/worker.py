@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.kit.clock import Clock
+from iep.queue.consumer import Consumer
 from iep.queue.port import Job, Queue
 from iep.tenant_webhooks import repository
 from iep.tenant_webhooks.tasks import WebhookDeps, deliver_event
@@ -72,51 +73,15 @@ class Dispatcher:
         self._wakeup.set()
 
 
-class WebhookWorker:
+class WebhookWorker(Consumer):
     def __init__(self, queue: Queue, deps: WebhookDeps, *, concurrency: int, grace_seconds: float) -> None:
-        self._queue = queue
+        super().__init__(
+            queue, name="webhook_worker", worker_id=deps.worker_id, concurrency=concurrency, grace_seconds=grace_seconds
+        )
         self._deps = deps
-        self._slots = asyncio.Semaphore(concurrency)
-        self._grace = grace_seconds
-        self._inflight: dict[asyncio.Task[None], Job] = {}
-        self._stopping = asyncio.Event()
-        self.processed = 0
 
-    async def run(self) -> None:
-        log.info("webhook_worker_started", worker=self._deps.worker_id, queue=self._queue.name)
-        consumer = asyncio.create_task(self._consume())
-        await self._stopping.wait()
-        await self._queue.stop()
-        consumer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer
-        if self._inflight:
-            _, pending = await asyncio.wait(set(self._inflight), timeout=self._grace)
-            for task in pending:
-                job = self._inflight.get(task)
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-                if job is not None:
-                    await self._queue.release(job)
-        await self._queue.close()
+    async def closed(self) -> None:
         await self._deps.sender.close()
-        log.info("webhook_worker_stopped", worker=self._deps.worker_id, processed=self.processed)
-
-    async def _consume(self) -> None:
-        async for job in self._queue.consume():
-            await self._slots.acquire()
-            if self._stopping.is_set():
-                self._slots.release()
-                await self._queue.release(job)
-                return
-            task = asyncio.create_task(self.handle(job))
-            self._inflight[task] = job
-            task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._inflight.pop(task, None)
-        self._slots.release()
 
     async def handle(self, job: Job) -> None:
         # For the webhook queue, a job's `message_id` carries the webhook event id.
@@ -135,6 +100,3 @@ class WebhookWorker:
         # Done, rescheduled in the database, or not ours to do now: the database says what is owed.
         await self._queue.ack(job)
         self.processed += 1
-
-    def stop(self) -> None:
-        self._stopping.set()
