@@ -167,6 +167,21 @@ async def record_sent(
     )
 
 
+async def _settle(
+    conn: AsyncConnection, message_id: uuid.UUID, owner: str, now: datetime, status: Status, **values: Any
+) -> uuid.UUID | None:
+    """Move a message this worker holds to `status` and give up the lease; its tenant, or None when the lease was
+    lost to another worker (whose record stands)."""
+    result = await conn.execute(
+        update(messages)
+        .where(_held(message_id, owner))
+        .values(status=status.value, lease_owner=None, lease_until=None, updated_at=now, **values)
+        .returning(messages.c.tenant_id)
+    )
+    tenant_id: uuid.UUID | None = result.scalar_one_or_none()
+    return tenant_id
+
+
 async def record_retry(
     conn: AsyncConnection,
     message_id: uuid.UUID,
@@ -179,21 +194,9 @@ async def record_retry(
     code: int | None,
     provider: str | None,
 ) -> None:
-    held = await conn.execute(
-        update(messages)
-        .where(_held(message_id, owner))
-        .values(
-            status=Status.RETRY_SCHEDULED.value,
-            next_attempt_at=at,
-            last_error=error,
-            provider=provider,
-            lease_owner=None,
-            lease_until=None,
-            updated_at=now,
-        )
-        .returning(messages.c.tenant_id)
+    tenant_id = await _settle(
+        conn, message_id, owner, now, Status.RETRY_SCHEDULED, next_attempt_at=at, last_error=error, provider=provider
     )
-    tenant_id = held.scalar_one_or_none()
     await add_event(
         conn,
         message_id,
@@ -233,22 +236,17 @@ async def record_failed(
     provider: str | None,
     dead_letter: bool,
 ) -> None:
-    held = await conn.execute(
-        update(messages)
-        .where(_held(message_id, owner))
-        .values(
-            status=Status.FAILED.value,
-            last_error=error,
-            provider=provider,
-            lease_owner=None,
-            lease_until=None,
-            next_attempt_at=None,
-            dead_lettered_at=now if dead_letter else None,
-            updated_at=now,
-        )
-        .returning(messages.c.tenant_id)
+    tenant_id = await _settle(
+        conn,
+        message_id,
+        owner,
+        now,
+        Status.FAILED,
+        last_error=error,
+        provider=provider,
+        next_attempt_at=None,
+        dead_lettered_at=now if dead_letter else None,
     )
-    tenant_id = held.scalar_one_or_none()
     payload = {"error": error, "code": code, "reason": reason, "provider": provider}
     if dead_letter:
         await add_event(conn, message_id, "dlq", now, payload)
@@ -262,20 +260,7 @@ async def record_suppressed(
     conn: AsyncConnection, message_id: uuid.UUID, owner: str, now: datetime, *, dropped: Sequence[str]
 ) -> bool:
     """Every recipient is suppressed: the message ends `suppressed` without a provider call (F3)."""
-    tenant_id = (
-        await conn.execute(
-            update(messages)
-            .where(_held(message_id, owner))
-            .values(
-                status=Status.SUPPRESSED.value,
-                lease_owner=None,
-                lease_until=None,
-                next_attempt_at=None,
-                updated_at=now,
-            )
-            .returning(messages.c.tenant_id)
-        )
-    ).scalar_one_or_none()
+    tenant_id = await _settle(conn, message_id, owner, now, Status.SUPPRESSED, next_attempt_at=None)
     if tenant_id is None:  # the lease was lost to another worker, whose record stands
         return False
     data = {"suppressedRecipients": list(dropped)}
@@ -297,21 +282,9 @@ async def record_held(
     """Give the claim back without sending (ADR 0006): due again at `until`, and the attempt the claim counted
     is taken back, so a hold never brings a message nearer to `max_attempts` or the dead-letter queue."""
     status = Status.RETRY_SCHEDULED if previous_status == Status.RETRY_SCHEDULED.value else Status.SCHEDULED
-    held = (
-        await conn.execute(
-            update(messages)
-            .where(_held(message_id, owner))
-            .values(
-                status=status.value,
-                next_attempt_at=until,
-                attempts=func.greatest(messages.c.attempts - 1, 0),
-                lease_owner=None,
-                lease_until=None,
-                updated_at=now,
-            )
-            .returning(messages.c.id)
-        )
-    ).one_or_none()
+    held = await _settle(
+        conn, message_id, owner, now, status, next_attempt_at=until, attempts=func.greatest(messages.c.attempts - 1, 0)
+    )
     if held is None:  # the lease was lost to another worker, whose record stands
         return False
     await add_event(conn, message_id, HELD_EVENT, now, {"reason": reason, "until": until.isoformat()})
