@@ -6,11 +6,10 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import ValidationError
 
 from iep.api.auth import require
-from iep.api.body import read_json
-from iep.kit.problems import NotFound, ValidationFailed
+from iep.api.body import json_body_doc, parse_body
+from iep.kit.problems import NotFound
 from iep.sending_domains import service
 from iep.sending_domains.dns import DnsClient
 from iep.sending_domains.records import DnsPlan
@@ -48,28 +47,14 @@ def _id(raw: str) -> uuid.UUID:
     status_code=201,
     response_model=DomainOut,
     responses=_PROBLEMS,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": DomainCreate.model_json_schema()}},
-        }
-    },
+    openapi_extra=json_body_doc(DomainCreate),
     summary="Add a sender domain: a DKIM key is made for it and the DNS records to publish are returned",
 )
 async def add_domain(
     request: Request, response: Response, ctx: Annotated[TenantContext, Depends(require("admin"))]
 ) -> DomainOut:
     container = request.app.state.container
-    payload = await read_json(request, 4096)
-    try:
-        body = DomainCreate.model_validate(payload)
-    except ValidationError as exc:
-        raise ValidationFailed(
-            [
-                {"field": ".".join(str(p) for p in e["loc"]) or "body", "code": e["type"], "message": e["msg"]}
-                for e in exc.errors()
-            ]
-        ) from None
+    body = await parse_body(request, DomainCreate, max_bytes=4096)
     async with container.engine.begin() as conn:
         view = await service.add_domain(
             conn,

@@ -9,12 +9,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
 from iep.api.auth import require
-from iep.api.body import read_json
-from iep.kit.problems import NotFound, ValidationFailed
-from iep.messages.validation import problem_errors
+from iep.api.body import json_body_doc, parse_body
+from iep.kit.problems import NotFound
 from iep.suppressions import service
 from iep.suppressions.schemas import SuppressionIn, SuppressionOut, SuppressionPage
 from iep.tenancy.context import TenantContext
@@ -79,24 +77,13 @@ async def list_suppressions(
     status_code=201,
     response_model=SuppressionOut,
     responses=_PROBLEMS,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": SuppressionIn.model_json_schema(by_alias=True)}},
-        }
-    },
+    openapi_extra=json_body_doc(SuppressionIn),
     summary="Suppress an address (re-adding one updates its entry)",
 )
 async def add_suppression(request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]) -> SuppressionOut:
     container = request.app.state.container
-    payload = await read_json(request, container.settings.max_body_bytes)
     now = container.clock.now()
-    if not isinstance(payload, dict):
-        raise ValidationFailed([{"field": "", "pointer": "", "code": "type", "message": "must be a JSON object"}])
-    try:
-        body = SuppressionIn.model_validate(payload, context={"now": now})
-    except ValidationError as exc:
-        raise ValidationFailed(problem_errors(exc)) from None
+    body = await parse_body(request, SuppressionIn, now=now)
     async with container.engine.begin() as conn:
         row = await service.add_manual(
             conn, tenant_id=ctx.tenant_id, email=body.email, now=now, expires_at=body.expires_at

@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from iep.api.auth import require_operator
+from iep.api.body import json_body_doc, parse_body
 from iep.kit.problems import Conflict, NotFound, ValidationFailed
 from iep.limits import service as limits_service
 from iep.limits.policy import SETTING_NAMES as LIMIT_SETTINGS
 from iep.tenancy import repository, service
-from iep.tenancy.endpoints import parse_body
 from iep.tenancy.schemas import KeyCreate, KeyCreated, TenantCreate, TenantList, TenantOut, TenantUpdate
 
 router = APIRouter(prefix="/v1/admin/tenants", tags=["admin"], dependencies=[Depends(require_operator)])
@@ -32,11 +32,6 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _doc(model: type[Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(by_alias=True)
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
-
-
 def _invalid(field: str, exc: service.TenancyError) -> ValidationFailed:
     return ValidationFailed([{"field": field, "pointer": f"/{field}", "code": "invalid", "message": str(exc)}])
 
@@ -46,7 +41,7 @@ def _invalid(field: str, exc: service.TenancyError) -> ValidationFailed:
     status_code=201,
     response_model=TenantOut,
     responses=_PROBLEMS,
-    openapi_extra=_doc(TenantCreate),
+    openapi_extra=json_body_doc(TenantCreate),
     summary="Create a tenant",
 )
 async def create_tenant(request: Request, response: Response) -> TenantOut:
@@ -85,7 +80,7 @@ async def get_tenant(slug: str, request: Request) -> TenantOut:
     "/{slug}",
     response_model=TenantOut,
     responses=_PROBLEMS,
-    openapi_extra=_doc(TenantUpdate),
+    openapi_extra=json_body_doc(TenantUpdate),
     summary="Rename, and merge settings (a key set to null is removed)",
 )
 async def update_tenant(slug: str, request: Request) -> TenantOut:
@@ -144,7 +139,7 @@ async def activate_tenant(slug: str, request: Request) -> TenantOut:
     status_code=201,
     response_model=KeyCreated,
     responses=_PROBLEMS,
-    openapi_extra=_doc(KeyCreate),
+    openapi_extra=json_body_doc(KeyCreate),
     summary="Issue a key for a tenant (e.g. its first `admin` key); the secret is in this answer only",
 )
 async def create_tenant_key(slug: str, request: Request) -> KeyCreated:

@@ -6,21 +6,18 @@ Each request is one transaction; another tenant's prefix is answered exactly as 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ValidationError
 
 from iep.api.auth import require
-from iep.api.body import read_json
-from iep.kit.problems import Conflict, Forbidden, NotFound, ValidationFailed
-from iep.messages.validation import problem_errors
+from iep.api.body import json_body_doc, parse_body
+from iep.kit.problems import Conflict, Forbidden, NotFound
 from iep.tenancy import repository, service
 from iep.tenancy.context import TenantContext
 from iep.tenancy.schemas import KeyCreate, KeyCreated, KeyList, KeyOut, KeyRotate, KeyRotated
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
-Body = TypeVar("Body", bound=BaseModel)
 _PREFIX = re.compile(r"^[a-z0-9]{8}$")
 MAX_BODY = 16 * 1024
 
@@ -39,25 +36,6 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _doc(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
-    schema = model.model_json_schema(by_alias=True)
-    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}
-
-
-async def parse_body(request: Request, model: type[Body], *, optional: bool = False, **context: Any) -> Body:
-    """The body as `model`, every field error in one 422; `optional`: no body at all means `{}`."""
-    if optional and not (await request.body()).strip():
-        payload: Any = {}
-    else:
-        payload = await read_json(request, MAX_BODY)
-    if not isinstance(payload, dict):
-        raise ValidationFailed([{"field": "", "pointer": "", "code": "type", "message": "must be a JSON object"}])
-    try:
-        return model.model_validate(payload, context=context)
-    except ValidationError as exc:
-        raise ValidationFailed(problem_errors(exc)) from None
-
-
 def _prefix(raw: str) -> str:
     if not _PREFIX.match(raw):
         raise NotFound("no such key")  # malformed answers like missing
@@ -69,7 +47,7 @@ def _prefix(raw: str) -> str:
     status_code=201,
     response_model=KeyCreated,
     responses=_PROBLEMS,
-    openapi_extra=_doc(KeyCreate),
+    openapi_extra=json_body_doc(KeyCreate),
     summary="Create a key; its secret is in this answer only",
 )
 async def create_key(
@@ -77,7 +55,7 @@ async def create_key(
 ) -> KeyCreated:
     container = request.app.state.container
     now = container.clock.now()
-    body = await parse_body(request, KeyCreate, now=now)
+    body = await parse_body(request, KeyCreate, max_bytes=MAX_BODY, now=now)
     async with container.engine.begin() as conn:
         try:
             row, full = await service.issue_key(
@@ -108,14 +86,14 @@ async def list_keys(request: Request, ctx: Annotated[TenantContext, Depends(requ
     status_code=201,
     response_model=KeyRotated,
     responses=_PROBLEMS,
-    openapi_extra=_doc(KeyRotate, required=False),
+    openapi_extra=json_body_doc(KeyRotate, required=False),
     summary="A new key with the same scopes; the old one works until the grace period ends",
 )
 async def rotate_key(
     prefix: str, request: Request, response: Response, ctx: Annotated[TenantContext, Depends(require("admin"))]
 ) -> KeyRotated:
     container = request.app.state.container
-    body = await parse_body(request, KeyRotate, optional=True)
+    body = await parse_body(request, KeyRotate, max_bytes=MAX_BODY, optional=True)
     now = container.clock.now()
     async with container.engine.begin() as conn:
         try:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ValidationError
 
 from iep.api.auth import require
-from iep.api.body import read_json
-from iep.kit.problems import NotFound, ValidationFailed
+from iep.api.body import json_body_doc, parse_body
+from iep.kit.problems import NotFound
 from iep.tenancy.context import TenantContext
 from iep.tenant_webhooks import service, signing
 from iep.tenant_webhooks.schemas import (
@@ -25,7 +24,6 @@ from iep.tenant_webhooks.schemas import (
 )
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-Body = TypeVar("Body", bound=BaseModel)
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {"application/problem+json": {}}}
@@ -41,28 +39,6 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         503: "IEP_ENCRYPTION_KEY is not set, so secrets cannot be stored",
     }.items()
 }
-
-
-def _doc(model: type[BaseModel]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema(by_alias=True)}},
-        }
-    }
-
-
-async def _body(request: Request, model: type[Body]) -> Body:
-    payload = await read_json(request, 64 * 1024)
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        raise ValidationFailed(
-            [
-                {"field": ".".join(str(p) for p in e["loc"]) or "body", "code": e["type"], "message": e["msg"]}
-                for e in exc.errors()
-            ]
-        ) from None
 
 
 def _id(raw: str, what: str = "webhook endpoint") -> uuid.UUID:
@@ -82,14 +58,14 @@ def _out(row: dict[str, Any]) -> EndpointOut:
     status_code=201,
     response_model=EndpointCreated,
     responses=_PROBLEMS,
-    openapi_extra=_doc(EndpointCreate),
+    openapi_extra=json_body_doc(EndpointCreate),
     summary="Register a webhook endpoint; the signing secret is in this answer only",
 )
 async def create_endpoint(
     request: Request, response: Response, ctx: Annotated[TenantContext, Depends(require("send"))]
 ) -> EndpointCreated:
     container = request.app.state.container
-    body = await _body(request, EndpointCreate)
+    body = await parse_body(request, EndpointCreate)
     async with container.engine.begin() as conn:
         row, secret = await service.create_endpoint(
             conn,
@@ -122,7 +98,7 @@ async def get_endpoint(
     "/{endpoint_id}",
     response_model=EndpointOut,
     responses=_PROBLEMS,
-    openapi_extra=_doc(EndpointUpdate),
+    openapi_extra=json_body_doc(EndpointUpdate),
     summary="Change an endpoint's URL, events or description; `active: true` re-enables a disabled one",
 )
 async def update_endpoint(
@@ -130,7 +106,7 @@ async def update_endpoint(
 ) -> EndpointOut:
     container = request.app.state.container
     eid = _id(endpoint_id)
-    body = await _body(request, EndpointUpdate)
+    body = await parse_body(request, EndpointUpdate)
     async with container.engine.begin() as conn:
         row = await service.update_endpoint(
             conn, ctx.tenant_id, eid, body, guard=container.webhook_guard(), now=container.clock.now()
