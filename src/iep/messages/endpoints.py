@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -13,7 +12,8 @@ from pydantic import BeforeValidator
 
 from iep.api.auth import require
 from iep.api.body import read_json
-from iep.kit.problems import NotFound, QuotaExceeded, RateLimited
+from iep.api.params import path_id
+from iep.kit.problems import QuotaExceeded, RateLimited
 from iep.messages import service
 from iep.messages.repository import ListFilter
 from iep.messages.schemas import Accepted, MessageOut, MessagePage, SendAlias, SendRequest
@@ -178,14 +178,6 @@ def _message_out(row: dict[str, Any], with_events: bool) -> MessageOut:
     )
 
 
-def _message_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        # A malformed id is as unknown as another tenant's: same answer (S7).
-        raise NotFound("no such message") from None
-
-
 @router.get(
     "/messages/{message_id}",
     response_model=MessageOut,
@@ -196,7 +188,7 @@ async def get_message(
     message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("read"))]
 ) -> MessageOut:
     container = request.app.state.container
-    row = await service.get_message(container.engine, ctx, _message_id(message_id))
+    row = await service.get_message(container.engine, ctx, path_id(message_id, "message"))
     return _message_out(row, with_events=True)
 
 
@@ -257,7 +249,7 @@ async def retry_message(
     message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
 ) -> dict[str, str]:
     container = request.app.state.container
-    mid = _message_id(message_id)
+    mid = path_id(message_id, "message")
     await service.retry_message(container.engine, ctx, mid, container.clock)
     return {"messageId": str(mid), "status": "queued"}
 
@@ -267,7 +259,7 @@ async def cancel_message(
     message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
 ) -> dict[str, str]:
     container = request.app.state.container
-    mid = _message_id(message_id)
+    mid = path_id(message_id, "message")
     await service.cancel_message(container.engine, ctx, mid, container.clock)
     return {"messageId": str(mid), "status": "canceled"}
 
@@ -291,7 +283,7 @@ async def get_dead_letter(
     message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("read"))]
 ) -> MessageOut:
     container = request.app.state.container
-    row = await service.get_dead_letter(container.engine, ctx, _message_id(message_id))
+    row = await service.get_dead_letter(container.engine, ctx, path_id(message_id, "message"))
     return _message_out(row, with_events=True)
 
 
@@ -305,6 +297,6 @@ async def requeue_dead_letter(
     message_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
 ) -> dict[str, str]:
     container = request.app.state.container
-    mid = _message_id(message_id)
+    mid = path_id(message_id, "message")
     await service.requeue_dead_letter(container.engine, ctx, mid, container.clock)
     return {"messageId": str(mid), "status": "queued"}

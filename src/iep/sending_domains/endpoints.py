@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
 from iep.api.auth import require
 from iep.api.body import json_body_doc, parse_body
-from iep.kit.problems import NotFound
+from iep.api.params import path_id
 from iep.sending_domains import service
 from iep.sending_domains.dns import DnsClient
 from iep.sending_domains.records import DnsPlan
@@ -32,14 +31,6 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         503: "IEP_ENCRYPTION_KEY is not set, so DKIM keys cannot be stored",
     }.items()
 }
-
-
-def _id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        # A malformed id is as unknown as another tenant's: same answer (S7).
-        raise NotFound("no such sender domain") from None
 
 
 @router.post(
@@ -87,7 +78,7 @@ async def get_domain(
         view = await service.get_domain(
             conn,
             ctx.tenant_id,
-            _id(domain_id),
+            path_id(domain_id, "sender domain"),
             plan=DnsPlan.from_settings(container.settings),
             keyring=container.keyring,
         )
@@ -99,7 +90,7 @@ async def delete_domain(
     domain_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("admin"))]
 ) -> Response:
     async with request.app.state.container.engine.begin() as conn:
-        await service.delete_domain(conn, ctx.tenant_id, _id(domain_id))
+        await service.delete_domain(conn, ctx.tenant_id, path_id(domain_id, "sender domain"))
     return Response(status_code=204)
 
 
@@ -117,7 +108,7 @@ async def verify_domain(
     result = await service.verify_domain(
         container.engine,
         ctx.tenant_id,
-        _id(domain_id),
+        path_id(domain_id, "sender domain"),
         plan=DnsPlan.from_settings(settings),
         keyring=container.keyring,
         dns=DnsClient(settings.dns_nameservers, settings.dns_timeout_seconds),

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from iep.api.auth import require
 from iep.api.body import json_body_doc, parse_body
-from iep.kit.problems import NotFound
+from iep.api.params import path_id
 from iep.tenancy.context import TenantContext
 from iep.tenant_webhooks import service, signing
 from iep.tenant_webhooks.schemas import (
@@ -39,14 +38,6 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         503: "IEP_ENCRYPTION_KEY is not set, so secrets cannot be stored",
     }.items()
 }
-
-
-def _id(raw: str, what: str = "webhook endpoint") -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        # A malformed id is as unknown as another tenant's: same answer (S7).
-        raise NotFound(f"no such {what}") from None
 
 
 def _out(row: dict[str, Any]) -> EndpointOut:
@@ -91,7 +82,7 @@ async def get_endpoint(
     endpoint_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("read"))]
 ) -> EndpointOut:
     async with request.app.state.container.engine.connect() as conn:
-        return _out(await service.get_endpoint(conn, ctx.tenant_id, _id(endpoint_id)))
+        return _out(await service.get_endpoint(conn, ctx.tenant_id, path_id(endpoint_id, "webhook endpoint")))
 
 
 @router.put(
@@ -105,7 +96,7 @@ async def update_endpoint(
     endpoint_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
 ) -> EndpointOut:
     container = request.app.state.container
-    eid = _id(endpoint_id)
+    eid = path_id(endpoint_id, "webhook endpoint")
     body = await parse_body(request, EndpointUpdate)
     async with container.engine.begin() as conn:
         row = await service.update_endpoint(
@@ -119,7 +110,7 @@ async def delete_endpoint(
     endpoint_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
 ) -> Response:
     async with request.app.state.container.engine.begin() as conn:
-        await service.delete_endpoint(conn, ctx.tenant_id, _id(endpoint_id))
+        await service.delete_endpoint(conn, ctx.tenant_id, path_id(endpoint_id, "webhook endpoint"))
     return Response(status_code=204)
 
 
@@ -138,7 +129,7 @@ async def list_deliveries(
 ) -> DeliveryPage:
     async with request.app.state.container.engine.connect() as conn:
         rows, next_cursor = await service.list_deliveries(
-            conn, ctx.tenant_id, _id(endpoint_id), limit=limit, cursor=cursor
+            conn, ctx.tenant_id, path_id(endpoint_id, "webhook endpoint"), limit=limit, cursor=cursor
         )
     data = [
         DeliveryOut.model_validate(
@@ -164,7 +155,7 @@ async def replay_delivery(
     endpoint_id: str, delivery_id: str, request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]
 ) -> Replayed:
     container = request.app.state.container
-    eid, did = _id(endpoint_id), _id(delivery_id, "delivery")
+    eid, did = path_id(endpoint_id, "webhook endpoint"), path_id(delivery_id, "delivery")
     async with container.engine.begin() as conn:
         event_id = await service.replay(conn, ctx.tenant_id, eid, did, container.clock.now())
     return Replayed(eventId=event_id, webhookId=signing.webhook_id(event_id), status="pending")
