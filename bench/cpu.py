@@ -47,6 +47,10 @@ class CpuMeter:
         self._start = {name: _cpu_seconds(p.pid) for name, p in self.procs.items()}
         self._start_backends = {pid: _cpu_seconds(pid) for pid in await _backends(self.database_url)}
 
+    def baseline_zero(self) -> None:
+        """Count the processes from their own start: for roles started after `start()`, start-up included."""
+        self._start = dict.fromkeys(self.procs, 0.0)
+
     async def stop(self) -> None:
         self.spent = {name: _cpu_seconds(p.pid) - self._start[name] for name, p in self.procs.items()}
         # Backends opened during the run count in full; those that closed during it are missed (pools keep theirs).

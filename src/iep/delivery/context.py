@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, null, select
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.delivery.routing import RoutingPolicy, TenantProviderRow
@@ -69,39 +70,60 @@ async def load(
     recipients: Sequence[str] = (),
     now: datetime | None = None,
 ) -> SendingContext:
+    """One round trip: the tenant's row with its providers, DKIM key and suppressed recipients as subqueries
+    (a second only for a message that has attachments)."""
     lowered = sorted({r.lower() for r in recipients})
-    suppressed_col = suppressions.suppressed_subquery(tenant_id, lowered, now) if lowered and now else None
-    base = (tenants.c.settings, tenants.c.active)
-    columns = base if suppressed_col is None else (*base, suppressed_col)
-    tenant_row = (await conn.execute(select(*columns).where(tenants.c.id == tenant_id))).one_or_none()
-    settings = tenant_row[0] if tenant_row else None
-    # A tenant row gone (deleted) counts as not active: its mail must not leave either.
-    tenant_active = bool(tenant_row[1]) if tenant_row else False
-    suppressed = frozenset(tenant_row[2] or ()) if tenant_row and suppressed_col is not None else frozenset()
-    own = {
-        r.name: TenantProviderRow(r.name, r.kind, r.config_encrypted)
-        for r in await conn.execute(
-            scoped_select(
-                tenant_providers,
-                tenant_id,
+    suppressed_col = suppressions.suppressed_subquery(tenant_id, lowered, now) if lowered and now else null()
+    own_col = scoped_select(
+        tenant_providers,
+        tenant_id,
+        func.jsonb_agg(
+            aggregate_order_by(
+                func.jsonb_build_object(
+                    "name", tenant_providers.c.name,
+                    "kind", tenant_providers.c.kind,
+                    "config", tenant_providers.c.config_encrypted,
+                ),
                 tenant_providers.c.name,
-                tenant_providers.c.kind,
-                tenant_providers.c.config_encrypted,
-            )
+            ),
+            type_=JSONB,
+        ),
+    ).scalar_subquery()  # fmt: skip
+    # Keys are stored under the A-label form; a From of `info@bücher.example` signs as xn--bcher-kva.example.
+    domain = ascii_domain(from_domain)
+    dkim_col = (
+        scoped_select(
+            dkim_keys,
+            tenant_id,
+            func.jsonb_build_object(
+                "domain", dkim_keys.c.domain,
+                "selector", dkim_keys.c.selector,
+                "private_key_encrypted", dkim_keys.c.private_key_encrypted,
+                type_=JSONB,
+            ),
         )
-    }
-    dkim = (
-        # Keys are stored under the A-label form; a From of `info@bücher.example` signs as xn--bcher-kva.example.
-        await conn.execute(scoped_select(dkim_keys, tenant_id).where(dkim_keys.c.domain == ascii_domain(from_domain)))
-    ).one_or_none()
-    files = await conn.execute(
-        select(attachments).where(attachments.c.message_id == message_id).order_by(attachments.c.created_at)
+        .where(dkim_keys.c.domain == domain)
+        .scalar_subquery()
+    )  # fmt: skip
+    files_col = select(func.count()).where(attachments.c.message_id == message_id).scalar_subquery()
+    stmt = select(tenants.c.settings, tenants.c.active, suppressed_col, own_col, dkim_col, files_col).where(
+        tenants.c.id == tenant_id
     )
+    row = (await conn.execute(stmt)).one_or_none()
+    if row is None:  # a tenant row gone (deleted) counts as not active: its mail must not leave either
+        return SendingContext(tenant_active=False)
+    settings, active, suppressed, own, dkim, file_count = row
+    files = []
+    if file_count:
+        result = await conn.execute(
+            select(attachments).where(attachments.c.message_id == message_id).order_by(attachments.c.created_at)
+        )
+        files = [dict(r._mapping) for r in result]
     return SendingContext(
         settings=dict(settings or {}),
-        own_providers=own,
-        dkim_row=dict(dkim._mapping) if dkim else None,
-        attachment_rows=[dict(r._mapping) for r in files],
-        suppressed=suppressed,
-        tenant_active=tenant_active,
+        own_providers={p["name"]: TenantProviderRow(p["name"], p["kind"], p["config"]) for p in own or ()},
+        dkim_row=dict(dkim) if dkim else None,
+        attachment_rows=files,
+        suppressed=frozenset(suppressed or ()),
+        tenant_active=bool(active),
     )

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from iep.providers.base import OutgoingEmail, SendResult
-from iep.providers.mime import build_mime, envelope_recipients, envelope_sender, message_id_of, serialize
+from iep.providers.mime import envelope_recipients, envelope_sender
+from iep.providers.mime_wire import wire
 
 # Told of each stored mail (message id, its Message-ID, envelope recipients): the dev simulator's hook.
 SentHook = Callable[[uuid.UUID, str, Sequence[str]], None]
@@ -30,7 +31,7 @@ class DevInboxProvider:
 
     async def send(self, email: OutgoingEmail) -> SendResult:
         received = datetime.now(UTC)
-        msg = build_mime(email, message_id_domain=self._message_id_domain, date=received)
+        data, message_id = wire(email, message_id_domain=self._message_id_domain, date=received)
         # The timestamp first, so that file names sort oldest to newest.
         stem = f"{received:%Y%m%dT%H%M%S%fZ}_{email.message_id}"
         sidecar: dict[str, object] = {
@@ -40,10 +41,10 @@ class DevInboxProvider:
             "subject": email.subject,
             "receivedAt": received.isoformat(),
         }
-        await asyncio.to_thread(_store, self._directory, stem, serialize(msg), sidecar)
+        await asyncio.to_thread(_store, self._directory, stem, data, sidecar)
         if self.on_sent is not None:
-            self.on_sent(email.message_id, message_id_of(msg), envelope_recipients(email))
-        return SendResult(provider=self.name, provider_message_id=message_id_of(msg), response=f"stored {stem}.eml")
+            self.on_sent(email.message_id, message_id, envelope_recipients(email))
+        return SendResult(provider=self.name, provider_message_id=message_id, response=f"stored {stem}.eml")
 
     async def check_health(self) -> bool:
         return await asyncio.to_thread(_writable, self._directory)

@@ -14,7 +14,8 @@ import orjson
 from iep.kit.sigv4 import AwsCredentials, signed_headers
 from iep.providers.base import OutgoingEmail
 from iep.providers.http import HttpCall, HttpProvider
-from iep.providers.mime import build_mime, envelope_sender, normalize_address, serialize
+from iep.providers.mime import envelope_sender, normalize_address
+from iep.providers.mime_wire import wire
 
 # SES error types (the `x-amzn-ErrorType` header) that a later try can get past.
 _TRANSIENT_TYPES = frozenset({"TooManyRequestsException", "LimitExceededException", "InternalFailure"})
@@ -37,7 +38,7 @@ class SesProvider(HttpProvider):
         self._configuration_set = configuration_set
 
     def build_call(self, email: OutgoingEmail) -> HttpCall:
-        raw = serialize(build_mime(email, message_id_domain=self._message_id_domain))
+        raw, _ = wire(email, message_id_domain=self._message_id_domain)
         destination: dict[str, list[str]] = {"ToAddresses": [normalize_address(a, field="To") for a in email.to]}
         if email.cc:
             destination["CcAddresses"] = [normalize_address(a, field="Cc") for a in email.cc]

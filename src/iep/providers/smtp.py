@@ -17,14 +17,8 @@ from iep.providers.base import (
     SendResult,
     TransientProviderError,
 )
-from iep.providers.mime import (
-    build_mime,
-    envelope_recipients,
-    envelope_sender,
-    message_id_of,
-    needs_smtputf8,
-    serialize,
-)
+from iep.providers.mime import envelope_recipients, envelope_sender, needs_smtputf8
+from iep.providers.mime_wire import wire
 
 TLS_MODES = ("none", "starttls", "tls")
 # A connection idle longer than this may have been dropped by the server or a NAT; NOOP before reusing it.
@@ -92,8 +86,7 @@ class SmtpProvider:
 
     async def send(self, email: OutgoingEmail) -> SendResult:
         # Build first: a message that cannot be built fails permanently without touching the network.
-        msg = build_mime(email, message_id_domain=self._message_id_domain)
-        data = serialize(msg)
+        data, message_id = wire(email, message_id_domain=self._message_id_domain)
         if email.dkim is not None:
             data = dkim_sign(data, email.dkim, from_address=envelope_sender(email))
         sender = self.return_path(email)
@@ -113,7 +106,7 @@ class SmtpProvider:
             # At least one recipient took the message, so it was sent; the refusals are kept with it.
             details = "; ".join(f"{rcpt} {r.code} {r.message}" for rcpt, r in refused.items())
             response = f"{reply} (refused: {details})"
-        return SendResult(provider=self.name, provider_message_id=message_id_of(msg), response=response)
+        return SendResult(provider=self.name, provider_message_id=message_id, response=response)
 
     def return_path(self, email: OutgoingEmail) -> str:
         """VERP: `bounces+<messageId>@<bounce domain>`, so whatever bounces names its message; else the From."""

@@ -21,6 +21,7 @@ from iep.rendering.errors import RenderError, RendererUnavailable, RenderTooLarg
 from iep.rendering.limits import MAX_DATA_BYTES, MAX_TEMPLATE_CHARS
 from iep.rendering.pool import PoolSpec, ProcessPool
 from iep.rendering.sandbox import python_argv, sandbox_env
+from iep.rendering.substitute import substitute
 
 __all__ = ["Rendered", "Renderer", "python_pool", "sandbox_env"]
 
@@ -102,7 +103,11 @@ class Renderer:
     ) -> Rendered:
         """Inline Handlebars content (T1) under the hard timeout; the text part made from HTML when absent (T6)."""
         check_sources(subject=subject, html=html, text=text)
-        request = {"op": "handlebars", "subject": subject, "html": html, "text": text, "data": check_data(data)}
+        checked = check_data(data)
+        simple = substitute(subject, html, text, checked)
+        if simple is not None:  # plain `{{name}}` substitution: no process round trip (docs/templates.md)
+            return Rendered(subject=simple[0].strip(), html=simple[1], text=simple[2])
+        request = {"op": "handlebars", "subject": subject, "html": html, "text": text, "data": checked}
         return rendered_from(await self.python.call(request, time_limit=self.timeout))
 
     async def check_inline(self, parts: Mapping[str, str]) -> dict[str, str]:
