@@ -16,6 +16,7 @@ from iep.attachments.storage import AttachmentStore, LocalStore, S3Store
 from iep.config import ConfigError, QueueBackend, Role, Settings
 from iep.delivery.breaker import BreakerPolicy, BreakerStore, CircuitBreaker, MemoryBreakerStore
 from iep.delivery.breaker_redis import RedisBreakerStore
+from iep.delivery.leases import LeaseKeeper
 from iep.delivery.rate_limit import (
     BucketStore,
     FallbackBucketStore,
@@ -72,6 +73,7 @@ class Container:
     attachment_store: AttachmentStore | None = None
     redis: Redis | None = None
     _router: ProviderRouter | None = None
+    _leases: LeaseKeeper | None = None
     _queues: list[Queue] = field(default_factory=list)
     # A renderer passed in by the caller (tests share one) is the caller's to close.
     owns_renderer: bool = True
@@ -156,9 +158,19 @@ class Container:
             renderer=self.renderer,
             max_crashes=self.settings.worker_max_crashes,
             hold=timedelta(seconds=self.settings.tenant_suspended_hold_seconds),
+            leases=self.leases,
         )
 
+    @property
+    def leases(self) -> LeaseKeeper:
+        if self._leases is None:
+            lease = timedelta(seconds=self.settings.worker_lease_seconds)
+            self._leases = LeaseKeeper(self.engine, self.clock, owner=self.worker_id, lease=lease)
+        return self._leases
+
     async def close(self) -> None:
+        if self._leases is not None:
+            await self._leases.close()
         if self.simulator is not None:
             await self.simulator.close()
         for queue in self._queues:

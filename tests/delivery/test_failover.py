@@ -128,3 +128,26 @@ async def test_primary_stops_mid_run_and_returns_in_real_time(database_url: str)
     finally:
         for server in running:
             server.stop()
+
+
+async def test_recipient_refusals_stay_out_of_the_shared_circuit(database_url: str, clock: FakeClock) -> None:
+    """Full mailboxes and greylisting say nothing about the provider: its circuit stays closed for every tenant."""
+    primary, fallback = SmtpSink().start(), SmtpSink().start()
+    try:
+        async with routed_container(database_url, clock, primary.port, fallback.port, **BREAKER) as (c, api, t):
+            transitions: list[Transition] = []
+            c.router.breaker.listeners.append(transitions.append)  # type: ignore[union-attr]
+            primary.handler.rcpt_reply = "452 4.2.2 mailbox full"
+            refused = await _send(api, t, 6)
+            assert await drain(c) == 6
+            statuses = await _statuses(api, t, refused)
+            assert {s for s, _ in statuses.values()} == {"retry_scheduled"}  # each will be tried again
+            assert transitions == []
+            primary.handler.always_reply = "421 4.3.2 primary is down"  # the provider itself failing still counts
+            primary.handler.rcpt_reply = None
+            clock.advance(1)
+            assert await drain(c) == 6
+            assert [tr.new for tr in transitions] == [State.OPEN]
+    finally:
+        primary.stop()
+        fallback.stop()

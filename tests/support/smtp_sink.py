@@ -38,7 +38,15 @@ class SinkHandler:
     always_reply: str | None = None
     # Seconds to hold each DATA before answering: a slow provider for shutdown tests.
     data_delay: float = 0.0
+    # A reply to every RCPT TO instead of accepting it ("452 4.2.2 mailbox full"): refusals about recipients.
+    rcpt_reply: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.data_delay:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, and_, bindparam, column, func, select, text, update
+from sqlalchemy import Integer, Text, and_, bindparam, column, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -98,12 +98,15 @@ async def current(conn: AsyncConnection, message_id: uuid.UUID) -> dict[str, Any
     return dict(row._mapping) if row else None
 
 
-def _held(message_id: uuid.UUID, owner: str) -> Any:
-    return and_(
+def _held(message_id: uuid.UUID, owner: str, fence: int | None) -> Any:
+    """The message is still this claim's: processing, leased to `owner`, and not claimed again since (the fence
+    is the attempt number the claim set; every later claim raises it)."""
+    held = and_(
         messages.c.id == message_id,
         messages.c.status == Status.PROCESSING.value,
         messages.c.lease_owner == owner,
     )
+    return held if fence is None else and_(held, messages.c.attempts == fence)
 
 
 # One statement in autocommit: the gap between the provider's "accepted" and our record of it is the only
@@ -115,11 +118,12 @@ WITH u AS (
   UPDATE messages SET status = 'sent', provider = :provider, provider_msg_id = :provider_msg_id,
     rendered_subject = :subject, rendered_html = :html, rendered_text = :text, sent_at = :now,
     last_error = NULL, lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, updated_at = :now
-  WHERE id = :id AND status = 'processing'
+  WHERE id = :id AND status = 'processing' AND (CAST(:fence AS integer) IS NULL OR attempts = :fence)
   RETURNING id, tenant_id, "to", rendered_subject AS subject, provider, attempts
 ), hooks AS ({tenant_webhooks.emit_sql("u")})
 INSERT INTO events (id, message_id, type, payload, created_at)
-VALUES (:event_id, :id, 'sent', :payload, :now)
+SELECT :event_id, id, 'sent', :payload, :now FROM u
+RETURNING message_id
 """  # noqa: S608 - only constant SQL fragments are interpolated, never input
 ).bindparams(
     bindparam("id", type_=UUID(as_uuid=True)),
@@ -139,8 +143,10 @@ async def record_sent(
     response: str,
     rendered: tuple[str, str | None, str | None],
     suppressed: Sequence[str] = (),
-) -> None:
-    """Mark sent even if this worker's lease ran out meanwhile: the email left, and saying so beats a gap."""
+    fence: int | None = None,
+) -> bool:
+    """Mark sent even if this worker's lease ran out meanwhile (the email left, and saying so beats a gap) —
+    unless another claim took the message since (`fence`): then that claim's record stands, and False."""
     subject, html, text_part = rendered
     payload: dict[str, Any] = {
         "provider": provider,
@@ -149,10 +155,11 @@ async def record_sent(
     }
     if suppressed:  # recipients left out at send (F3): the event says who did not get it
         payload["suppressedRecipients"] = list(suppressed)
-    await conn.execute(
+    result = await conn.execute(
         _RECORD_SENT,
         {
             "id": message_id,
+            "fence": fence,
             "event_id": uuid7(),
             "provider": provider,
             "provider_msg_id": provider_message_id,
@@ -165,16 +172,23 @@ async def record_sent(
             "wh_data": {"providerMessageId": provider_message_id},
         },
     )
+    return result.first() is not None
 
 
 async def _settle(
-    conn: AsyncConnection, message_id: uuid.UUID, owner: str, now: datetime, status: Status, **values: Any
+    conn: AsyncConnection,
+    message_id: uuid.UUID,
+    owner: str,
+    now: datetime,
+    status: Status,
+    fence: int | None = None,
+    **values: Any,
 ) -> uuid.UUID | None:
     """Move a message this worker holds to `status` and give up the lease; its tenant, or None when the lease was
     lost to another worker (whose record stands)."""
     result = await conn.execute(
         update(messages)
-        .where(_held(message_id, owner))
+        .where(_held(message_id, owner, fence))
         .values(status=status.value, lease_owner=None, lease_until=None, updated_at=now, **values)
         .returning(messages.c.tenant_id)
     )
@@ -193,10 +207,21 @@ async def record_retry(
     error: str,
     code: int | None,
     provider: str | None,
+    fence: int | None = None,
 ) -> None:
     tenant_id = await _settle(
-        conn, message_id, owner, now, Status.RETRY_SCHEDULED, next_attempt_at=at, last_error=error, provider=provider
+        conn,
+        message_id,
+        owner,
+        now,
+        Status.RETRY_SCHEDULED,
+        fence,
+        next_attempt_at=at,
+        last_error=error,
+        provider=provider,
     )
+    if tenant_id is None and fence is not None:
+        return  # another claim holds the message: its record stands, and this one writes nothing
     await add_event(
         conn,
         message_id,
@@ -235,6 +260,7 @@ async def record_failed(
     reason: str,
     provider: str | None,
     dead_letter: bool,
+    fence: int | None = None,
 ) -> None:
     tenant_id = await _settle(
         conn,
@@ -242,11 +268,14 @@ async def record_failed(
         owner,
         now,
         Status.FAILED,
+        fence,
         last_error=error,
         provider=provider,
         next_attempt_at=None,
         dead_lettered_at=now if dead_letter else None,
     )
+    if tenant_id is None and fence is not None:
+        return  # another claim holds the message: its record stands
     payload = {"error": error, "code": code, "reason": reason, "provider": provider}
     if dead_letter:
         await add_event(conn, message_id, "dlq", now, payload)
@@ -257,10 +286,16 @@ async def record_failed(
 
 
 async def record_suppressed(
-    conn: AsyncConnection, message_id: uuid.UUID, owner: str, now: datetime, *, dropped: Sequence[str]
+    conn: AsyncConnection,
+    message_id: uuid.UUID,
+    owner: str,
+    now: datetime,
+    *,
+    dropped: Sequence[str],
+    fence: int | None = None,
 ) -> bool:
     """Every recipient is suppressed: the message ends `suppressed` without a provider call (F3)."""
-    tenant_id = await _settle(conn, message_id, owner, now, Status.SUPPRESSED, next_attempt_at=None)
+    tenant_id = await _settle(conn, message_id, owner, now, Status.SUPPRESSED, fence, next_attempt_at=None)
     if tenant_id is None:  # the lease was lost to another worker, whose record stands
         return False
     data = {"suppressedRecipients": list(dropped)}
@@ -278,17 +313,43 @@ async def record_held(
     until: datetime,
     previous_status: str | None,
     reason: str,
+    fence: int | None = None,
 ) -> bool:
     """Give the claim back without sending (ADR 0006): due again at `until`, and the attempt the claim counted
     is taken back, so a hold never brings a message nearer to `max_attempts` or the dead-letter queue."""
     status = Status.RETRY_SCHEDULED if previous_status == Status.RETRY_SCHEDULED.value else Status.SCHEDULED
     held = await _settle(
-        conn, message_id, owner, now, status, next_attempt_at=until, attempts=func.greatest(messages.c.attempts - 1, 0)
+        conn,
+        message_id,
+        owner,
+        now,
+        status,
+        fence,
+        next_attempt_at=until,
+        attempts=func.greatest(messages.c.attempts - 1, 0),
     )
     if held is None:  # the lease was lost to another worker, whose record stands
         return False
     await add_event(conn, message_id, HELD_EVENT, now, {"reason": reason, "until": until.isoformat()})
     return True
+
+
+_RENEW = text(
+    """
+UPDATE messages m SET lease_until = :until
+FROM unnest(CAST(:ids AS uuid[]), CAST(:fences AS integer[])) AS held(id, fence)
+WHERE m.id = held.id AND m.attempts = held.fence AND m.status = 'processing' AND m.lease_owner = :owner
+RETURNING m.id
+"""
+).bindparams(bindparam("ids", type_=ARRAY(UUID(as_uuid=True))), bindparam("fences", type_=ARRAY(Integer)))
+
+
+async def renew_leases(
+    conn: AsyncConnection, held: Sequence[tuple[uuid.UUID, int]], owner: str, until: datetime
+) -> set[uuid.UUID]:
+    """Extend the leases this worker still holds to `until`, in one statement; the ids that were renewed."""
+    params = {"ids": [i for i, _ in held], "fences": [f for _, f in held], "owner": owner, "until": until}
+    return set((await conn.execute(_RENEW, params)).scalars())
 
 
 # A held message is one waiting (scheduled or retry_scheduled) whose latest event is `held`: no column to keep

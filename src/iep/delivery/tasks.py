@@ -24,6 +24,7 @@ from iep.attachments.storage import AttachmentStore, StorageError
 from iep.delivery import context as sending_context
 from iep.delivery import repository
 from iep.delivery import suppression as suppressions
+from iep.delivery.leases import LeaseKeeper
 from iep.delivery.retry_policy import RetryPolicy
 from iep.delivery.routing import ProviderRouter, Route
 from iep.kit.clock import Clock
@@ -67,6 +68,12 @@ class DeliveryDeps:
     # A suspended tenant's message is given back unsent and looked at again after this long (ADR 0006);
     # activation re-queues held messages at once, so this only bounds how often a hold is re-checked.
     hold: timedelta = timedelta(seconds=300)
+    # Renews claims in progress and says when one was lost (fenced leases); None only in tests of the bare step.
+    leases: LeaseKeeper | None = None
+
+
+class LeaseLost(Exception):
+    """This worker's claim ran out or was taken over before the provider call: it must not send."""
 
 
 class TenantSuspendedHold(Exception):
@@ -116,14 +123,22 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
         return _not_claimed(state, now)
 
     bound = log.bind(message_id=str(message_id), tenant_id=str(row["tenant_id"]), attempt=row["attempts"])
+    if deps.leases is not None:
+        deps.leases.hold(message_id, row["attempts"], row["lease_until"])
     try:
         return await _send_claimed(deps, row, bound)
     except (asyncio.CancelledError, OperationalError, DBAPIError):
         # Shutdown and a database gone mid-step are not the message's fault: the job comes back, the lease decides.
         raise
+    except LeaseLost:
+        bound.warning("lease_lost_before_send")
+        return Decision(Outcome.RETRY, deps.clock.now() + deps.lease)  # the claim's new holder settles it
     except Exception as exc:
         bound.exception("deliver_crashed")
         return await _crashed(deps, row, exc)
+    finally:
+        if deps.leases is not None:
+            deps.leases.release(message_id)
 
 
 async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> Decision:
@@ -140,7 +155,9 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         # Rendered values (a variable in the subject) are checked here once for every provider (docs/security.md).
         check_outgoing(email)
         email, route = await _prepare(deps, row, email)
-        await deps.router.throttle(route)
+        await _throttle(deps, route)
+        if deps.leases is not None and not deps.leases.still_held(message_id):
+            raise LeaseLost()
         result = await route.provider.send(email)
     except TenantSuspendedHold:
         return await _hold(deps, row, "tenant_suspended")
@@ -150,8 +167,9 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         return await _fail(deps, row, str(exc), None, "header_injection", _name(route, exc), dead=False)
     except ProviderError as exc:
         if route is not None:
-            # A refusal is an answer: only what says "not now" counts against the provider's circuit.
-            await deps.router.record(route, ok=not exc.transient)
+            # A refusal is an answer: only what says "not now" about the provider itself counts against its
+            # circuit; a recipient's mailbox being full or greylisted says nothing about the provider.
+            await deps.router.record(route, ok=not exc.transient or exc.about_recipients)
         provider_name = _name(route, exc)
         bound.warning("send_failed", provider=provider_name, transient=exc.transient, code=exc.code, error=str(exc))
         if not exc.transient:
@@ -159,7 +177,7 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         return await _retry(deps, row, str(exc), exc.code, provider_name)
     async with deps.engine.connect() as conn:
         autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await repository.record_sent(
+        recorded = await repository.record_sent(
             autocommit,
             message_id,
             deps.clock.now(),
@@ -168,7 +186,11 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
             response=result.response,
             rendered=rendered.as_tuple(),
             suppressed=suppressions.dropped(row, email),
+            fence=row["attempts"],
         )
+    if not recorded:  # another worker claimed the message since: its record stands (fenced lease)
+        bound.warning("record_refused", provider=result.provider, fence=row["attempts"])
+        return Decision(Outcome.DONE)
     # Only after the record: the gap between the provider's "accepted" and our commit stays one round trip.
     await deps.router.record(route, ok=True)
     bound.info("sent", provider=result.provider)
@@ -200,8 +222,17 @@ async def _crashed(deps: DeliveryDeps, row: dict[str, Any], exc: Exception) -> D
             error=error,
             code=None,
             provider=row.get("provider"),
+            fence=row["attempts"],
         )
     return Decision(Outcome.RETRY, at)
+
+
+async def _throttle(deps: DeliveryDeps, route: Route) -> None:
+    """Wait for the provider's rate limit, at most half a lease: a longer wait goes back to the queue."""
+    try:
+        await asyncio.wait_for(deps.router.throttle(route), timeout=deps.lease.total_seconds() / 2)
+    except TimeoutError:
+        raise TransientProviderError(f"{route.provider.name}: rate limit wait over half the lease") from None
 
 
 def _name(route: Route | None, exc: ProviderError) -> str:
@@ -232,7 +263,9 @@ async def _prepare(deps: DeliveryDeps, row: dict[str, Any], email: OutgoingEmail
 
 async def _suppressed(deps: DeliveryDeps, row: dict[str, Any], dropped: list[str]) -> Decision:
     async with deps.engine.begin() as conn:
-        await repository.record_suppressed(conn, row["id"], deps.worker_id, deps.clock.now(), dropped=dropped)
+        await repository.record_suppressed(
+            conn, row["id"], deps.worker_id, deps.clock.now(), dropped=dropped, fence=row["attempts"]
+        )
     log.info("suppressed", message_id=str(row["id"]), recipients=len(dropped))
     return Decision(Outcome.DONE)
 
@@ -243,7 +276,14 @@ async def _hold(deps: DeliveryDeps, row: dict[str, Any], reason: str) -> Decisio
     until = now + deps.hold
     async with deps.engine.begin() as conn:
         held = await repository.record_held(
-            conn, row["id"], deps.worker_id, now, until=until, previous_status=row.get("previous_status"), reason=reason
+            conn,
+            row["id"],
+            deps.worker_id,
+            now,
+            until=until,
+            previous_status=row.get("previous_status"),
+            reason=reason,
+            fence=row["attempts"],
         )
     if not held:  # another worker took the message over meanwhile; its record stands
         return Decision(Outcome.DONE)
@@ -278,6 +318,7 @@ async def _retry(
             error=error,
             code=code,
             provider=provider,
+            fence=row["attempts"],
         )
     return Decision(Outcome.RETRY, at)
 
@@ -303,6 +344,7 @@ async def _fail(
             reason=reason,
             provider=provider,
             dead_letter=dead,
+            fence=row["attempts"],
         )
     log.warning("failed", message_id=str(row["id"]), reason=reason, error=error[:300])
     return Decision(Outcome.DEAD if dead else Outcome.DONE)

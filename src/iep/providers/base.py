@@ -79,10 +79,15 @@ class ProviderError(Exception):
 
     transient: bool = True
 
-    def __init__(self, message: str, *, code: int | None = None, provider: str = "") -> None:
+    def __init__(
+        self, message: str, *, code: int | None = None, provider: str = "", about_recipients: bool = False
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.provider = provider
+        # The provider answered, about these recipients (a full mailbox, greylisting): its health is not in
+        # question, so the answer stays out of the circuit breaker every tenant shares.
+        self.about_recipients = about_recipients
 
 
 class TransientProviderError(ProviderError):

@@ -205,10 +205,13 @@ class SmtpProvider:
             temporary = [c for c in codes if 400 <= c < 500]
             if temporary:
                 return TransientProviderError(
-                    f"all recipients refused: {details}", code=temporary[0], provider=self.name
+                    f"all recipients refused: {details}", code=temporary[0], provider=self.name, about_recipients=True
                 )
             return PermanentProviderError(
-                f"all recipients refused: {details}", code=codes[0] if codes else None, provider=self.name
+                f"all recipients refused: {details}",
+                code=codes[0] if codes else None,
+                provider=self.name,
+                about_recipients=True,
             )
         if isinstance(exc, aiosmtplib.SMTPResponseException):
             text = f"{exc.code} {exc.message}"
