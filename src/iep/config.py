@@ -135,9 +135,10 @@ class Settings(BaseSettings):
     # the tenant re-queues it at once (ADR 0006).
     tenant_suspended_hold_seconds: float = Field(default=300.0, gt=0)
     relay_batch_size: int = Field(default=200, ge=1, le=10_000)
-    # A job that should have run this long ago and has not is re-published from the database (a broker lost it).
-    queue_sweep_after_seconds: float = Field(default=600.0, gt=0)
-    queue_sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # A job that should have run this long ago and has not is re-published from the database (a broker lost it):
+    # half a lease by default, so mail a restarted broker forgot moves again within a minute (ADR 0003).
+    queue_sweep_after_seconds: float = Field(default=30.0, gt=0)
+    queue_sweep_interval_seconds: float = Field(default=10.0, gt=0)
     # redis backend: how often BullMQ looks for jobs whose consumer died.
     queue_stalled_check_seconds: float = Field(default=15.0, gt=0)
 
