@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.attachments.storage import AttachmentStore, LocalStore, S3Store
 from iep.config import ConfigError, QueueBackend, Role, Settings
+from iep.delivery.batches import SendBatches
 from iep.delivery.breaker import BreakerPolicy, BreakerStore, CircuitBreaker, MemoryBreakerStore
 from iep.delivery.breaker_redis import RedisBreakerStore
 from iep.delivery.leases import LeaseKeeper
@@ -74,6 +75,7 @@ class Container:
     redis: Redis | None = None
     _router: ProviderRouter | None = None
     _leases: LeaseKeeper | None = None
+    _send_batches: SendBatches | None = None
     _queues: list[Queue] = field(default_factory=list)
     # A renderer passed in by the caller (tests share one) is the caller's to close.
     owns_renderer: bool = True
@@ -159,7 +161,15 @@ class Container:
             max_crashes=self.settings.worker_max_crashes,
             hold=timedelta(seconds=self.settings.tenant_suspended_hold_seconds),
             leases=self.leases,
+            batches=self.send_batches,
         )
+
+    @property
+    def send_batches(self) -> SendBatches:
+        if self._send_batches is None:
+            lease = timedelta(seconds=self.settings.worker_lease_seconds)
+            self._send_batches = SendBatches(self.engine, self.clock, owner=self.worker_id, lease=lease)
+        return self._send_batches
 
     @property
     def leases(self) -> LeaseKeeper:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from iep.bootstrap import Container
 from iep.delivery import repository
+from iep.delivery.batches import SendBatches
 from iep.delivery.leases import LeaseKeeper
 from iep.delivery.tasks import DeliveryDeps, Outcome, deliver_message
 from iep.kit.clock import FakeClock
@@ -38,7 +39,10 @@ async def _event_types(container: Container, mid: uuid.UUID) -> list[str]:
 def _worker(container: Container, name: str, *, renew: bool) -> DeliveryDeps:
     lease = timedelta(seconds=container.settings.worker_lease_seconds)
     keeper = LeaseKeeper(container.engine, container.clock, owner=name, lease=lease, tick_seconds=0.05)
-    return dataclasses.replace(container.delivery_deps(), worker_id=name, leases=keeper if renew else None)
+    batches = SendBatches(container.engine, container.clock, owner=name, lease=lease)
+    return dataclasses.replace(
+        container.delivery_deps(), worker_id=name, leases=keeper if renew else None, batches=batches
+    )
 
 
 async def _in_data(sink: SmtpSink, container: Container, mid: uuid.UUID) -> None:

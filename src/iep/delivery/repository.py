@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,13 +24,18 @@ from iep.tenant_webhooks.service import emit
 _MESSAGE_COLUMNS = ", ".join(f'm."{c.name}"' for c in messages.c)
 _CLAIMED_COLUMNS = ", ".join(f'"{c.name}"' for c in messages.c)
 
-# Lock the row, take it if it is due or its holder's lease ran out, and write the `processing` event (and the
-# `ambiguous` one for a takeover): one statement, so one round trip in autocommit and one transaction.
+# Lock the rows, take each one that is due or whose holder's lease ran out, and write its `processing` event (and
+# the `ambiguous` one for a takeover): one statement for many messages, so one round trip in autocommit. Rows are
+# locked in id order, so two workers claiming overlapping sets cannot deadlock.
 _CLAIM = (
     text(
         f"""
-WITH old AS (
-  SELECT id, status AS previous_status, lease_owner AS previous_owner FROM messages WHERE id = :id FOR UPDATE
+WITH wanted AS (
+  SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:event_ids AS uuid[]), CAST(:ambiguous_ids AS uuid[]))
+    AS w(id, event_id, ambiguous_id)
+), old AS (
+  SELECT m.id, m.status AS previous_status, m.lease_owner AS previous_owner, w.event_id, w.ambiguous_id
+  FROM messages m JOIN wanted w ON w.id = m.id ORDER BY m.id FOR UPDATE OF m
 ), claimed AS (
   UPDATE messages m SET status = 'processing', lease_owner = :owner, lease_until = :lease_until,
     attempts = m.attempts + 1, updated_at = :now
@@ -37,23 +43,23 @@ WITH old AS (
   WHERE m.id = old.id AND (
     (old.previous_status = ANY(:claimable) AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= :now))
     OR (old.previous_status = 'processing' AND m.lease_until < :now))
-  RETURNING {_MESSAGE_COLUMNS}, old.previous_status, old.previous_owner
+  RETURNING {_MESSAGE_COLUMNS}, old.previous_status, old.previous_owner, old.event_id, old.ambiguous_id
 ), ambiguous AS (
   INSERT INTO events (id, message_id, type, payload, created_at)
-  SELECT :ambiguous_id, id, 'ambiguous', jsonb_build_object('previousOwner', previous_owner), :now
+  SELECT ambiguous_id, id, 'ambiguous', jsonb_build_object('previousOwner', previous_owner), :now
   FROM claimed WHERE previous_status = 'processing'
 ), processing AS (
   INSERT INTO events (id, message_id, type, payload, created_at)
-  SELECT :event_id, id, 'processing', jsonb_build_object('attempt', attempts, 'worker', CAST(:owner AS text)), :now
+  SELECT event_id, id, 'processing', jsonb_build_object('attempt', attempts, 'worker', CAST(:owner AS text)), :now
   FROM claimed
 )
 SELECT {_CLAIMED_COLUMNS}, previous_status, previous_owner FROM claimed
 """  # noqa: S608 - the interpolated names are the table's own declared columns, never input
     )
     .bindparams(
-        bindparam("id", type_=UUID(as_uuid=True)),
-        bindparam("ambiguous_id", type_=UUID(as_uuid=True)),
-        bindparam("event_id", type_=UUID(as_uuid=True)),
+        bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("ambiguous_ids", type_=ARRAY(UUID(as_uuid=True))),
         bindparam("claimable", type_=ARRAY(Text)),
     )
     .columns(*messages.c, column("previous_status", Text), column("previous_owner", Text))
@@ -64,27 +70,35 @@ HELD_EVENT = "held"
 RESUMED_EVENT = "resumed"
 
 
-async def claim(
-    conn: AsyncConnection, message_id: uuid.UUID, owner: str, now: datetime, lease: timedelta
-) -> dict[str, Any] | None:
-    """Take the message if it is due, or if its holder's lease ran out; None otherwise.
+async def claim_many(
+    conn: AsyncConnection, message_ids: Sequence[uuid.UUID], owner: str, now: datetime, lease: timedelta
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Take each message that is due, or whose holder's lease ran out; the rows taken, by id.
 
-    The returned row's `previous_status` is `processing` when a worker died holding it: whether that worker's
-    send reached the provider is unknown, so the claim records the message as ambiguous.
+    A row's `previous_status` is `processing` when a worker died holding it: whether that worker's send reached
+    the provider is unknown, so the claim records the message as ambiguous.
     """
-    # Both events share `now`, so their ids order them (uuid7 increases): ambiguous first.
-    ambiguous_id, event_id = uuid7(), uuid7()
+    ids = list(dict.fromkeys(message_ids))
+    # Both events of a message share `now`, so their ids order them (uuid7 increases): ambiguous first.
+    ambiguous_ids = [uuid7() for _ in ids]
+    event_ids = [uuid7() for _ in ids]
     params = {
-        "id": message_id,
+        "ids": ids,
         "owner": owner,
         "lease_until": now + lease,
         "now": now,
         "claimable": _CLAIMABLE,
-        "ambiguous_id": ambiguous_id,
-        "event_id": event_id,
+        "ambiguous_ids": ambiguous_ids,
+        "event_ids": event_ids,
     }
-    row = (await conn.execute(_CLAIM, params)).one_or_none()
-    return dict(row._mapping) if row else None
+    return {row.id: dict(row._mapping) for row in await conn.execute(_CLAIM, params)}
+
+
+async def claim(
+    conn: AsyncConnection, message_id: uuid.UUID, owner: str, now: datetime, lease: timedelta
+) -> dict[str, Any] | None:
+    """`claim_many` for one message: its row, or None when it is not due or held by a live lease."""
+    return (await claim_many(conn, [message_id], owner, now, lease)).get(message_id)
 
 
 async def current(conn: AsyncConnection, message_id: uuid.UUID) -> dict[str, Any] | None:
@@ -133,6 +147,44 @@ RETURNING message_id
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What the provider said about one message that left, to be recorded."""
+
+    message_id: uuid.UUID
+    now: datetime
+    provider: str
+    provider_message_id: str
+    response: str
+    rendered: tuple[str, str | None, str | None]
+    suppressed: Sequence[str] = ()
+    fence: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        subject, html, text_part = self.rendered
+        payload: dict[str, Any] = {
+            "provider": self.provider,
+            "providerMessageId": self.provider_message_id,
+            "response": self.response[:500],
+        }
+        if self.suppressed:  # recipients left out at send (F3): the event says who did not get it
+            payload["suppressedRecipients"] = list(self.suppressed)
+        return {
+            "id": self.message_id,
+            "fence": self.fence,
+            "event_id": uuid7(),
+            "provider": self.provider,
+            "provider_msg_id": self.provider_message_id,
+            "subject": subject,
+            "html": html,
+            "text": text_part,
+            "now": self.now,
+            "payload": payload,
+            "wh_event": "message.sent",
+            "wh_data": {"providerMessageId": self.provider_message_id},
+        }
+
+
 async def record_sent(
     conn: AsyncConnection,
     message_id: uuid.UUID,
@@ -147,32 +199,24 @@ async def record_sent(
 ) -> bool:
     """Mark sent even if this worker's lease ran out meanwhile (the email left, and saying so beats a gap) —
     unless another claim took the message since (`fence`): then that claim's record stands, and False."""
-    subject, html, text_part = rendered
-    payload: dict[str, Any] = {
-        "provider": provider,
-        "providerMessageId": provider_message_id,
-        "response": response[:500],
-    }
-    if suppressed:  # recipients left out at send (F3): the event says who did not get it
-        payload["suppressedRecipients"] = list(suppressed)
-    result = await conn.execute(
-        _RECORD_SENT,
-        {
-            "id": message_id,
-            "fence": fence,
-            "event_id": uuid7(),
-            "provider": provider,
-            "provider_msg_id": provider_message_id,
-            "subject": subject,
-            "html": html,
-            "text": text_part,
-            "now": now,
-            "payload": payload,
-            "wh_event": "message.sent",
-            "wh_data": {"providerMessageId": provider_message_id},
-        },
+    return await record(
+        conn, Sent(message_id, now, provider, provider_message_id, response, rendered, suppressed, fence)
     )
-    return result.first() is not None
+
+
+async def record(conn: AsyncConnection, sent: Sent) -> bool:
+    """`record_sent` of one `Sent`: one statement, one round trip in autocommit."""
+    return (await conn.execute(_RECORD_SENT, sent.params())).first() is not None
+
+
+async def record_sent_many(conn: AsyncConnection, many: Sequence[Sent]) -> list[bool]:
+    """`record_sent` for many messages, inside the caller's transaction: one pipelined round trip for the
+    statements, one to read back which were recorded."""
+    params = [sent.params() for sent in many]
+    await conn.execute(_RECORD_SENT, params)
+    event_ids = [p["event_id"] for p in params]
+    found = set((await conn.execute(select(events.c.id).where(events.c.id.in_(event_ids)))).scalars())
+    return [p["event_id"] in found for p in params]
 
 
 async def _settle(

@@ -24,6 +24,7 @@ from iep.attachments.storage import AttachmentStore, StorageError
 from iep.delivery import context as sending_context
 from iep.delivery import repository
 from iep.delivery import suppression as suppressions
+from iep.delivery.batches import SendBatches
 from iep.delivery.leases import LeaseKeeper
 from iep.delivery.retry_policy import RetryPolicy
 from iep.delivery.routing import ProviderRouter, Route
@@ -70,6 +71,8 @@ class DeliveryDeps:
     hold: timedelta = timedelta(seconds=300)
     # Renews claims in progress and says when one was lost (fenced leases); None only in tests of the bare step.
     leases: LeaseKeeper | None = None
+    # Claims and sent records shared by the sends in flight; None: one statement each.
+    batches: SendBatches | None = None
 
 
 class LeaseLost(Exception):
@@ -113,13 +116,16 @@ def outgoing(row: dict[str, Any], rendered: Rendered) -> OutgoingEmail:
 
 async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision:
     now = deps.clock.now()
-    async with deps.engine.connect() as pooled:
-        # The claim is one statement: autocommit makes it one round trip instead of BEGIN + claim + COMMIT.
-        conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
-        row = await repository.claim(conn, message_id, deps.worker_id, now, deps.lease)
-        if row is None:
-            state = await repository.current(conn, message_id)
+    if deps.batches is not None:
+        row = await deps.batches.claim(message_id)
+    else:
+        async with deps.engine.connect() as pooled:
+            # The claim is one statement: autocommit makes it one round trip instead of BEGIN + claim + COMMIT.
+            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+            row = await repository.claim(conn, message_id, deps.worker_id, now, deps.lease)
     if row is None:
+        async with deps.engine.connect() as conn:
+            state = await repository.current(conn, message_id)
         return _not_claimed(state, now)
 
     bound = log.bind(message_id=str(message_id), tenant_id=str(row["tenant_id"]), attempt=row["attempts"])
@@ -175,19 +181,22 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         if not exc.transient:
             return await _fail(deps, row, str(exc), exc.code, "permanent", provider_name, dead=False)
         return await _retry(deps, row, str(exc), exc.code, provider_name)
-    async with deps.engine.connect() as conn:
-        autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        recorded = await repository.record_sent(
-            autocommit,
-            message_id,
-            deps.clock.now(),
-            provider=result.provider,
-            provider_message_id=result.provider_message_id,
-            response=result.response,
-            rendered=rendered.as_tuple(),
-            suppressed=suppressions.dropped(row, email),
-            fence=row["attempts"],
-        )
+    sent = repository.Sent(
+        message_id,
+        deps.clock.now(),
+        provider=result.provider,
+        provider_message_id=result.provider_message_id,
+        response=result.response,
+        rendered=rendered.as_tuple(),
+        suppressed=suppressions.dropped(row, email),
+        fence=row["attempts"],
+    )
+    if deps.batches is not None:
+        recorded = await deps.batches.record_sent(sent)
+    else:
+        async with deps.engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            recorded = await repository.record(autocommit, sent)
     if not recorded:  # another worker claimed the message since: its record stands (fenced lease)
         bound.warning("record_refused", provider=result.provider, fence=row["attempts"])
         return Decision(Outcome.DONE)

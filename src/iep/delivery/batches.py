@@ -1,0 +1,67 @@
+"""The send step's two busiest statements, shared by the sends in flight: claims and sent records.
+
+A worker delivers up to `WORKER_CONCURRENCY` messages at once, and they reach the claim and the record at nearly
+the same moments; each of those statements then costs a round trip and a statement's overhead for one row.
+Batched (`iep.kit.batching`), a busy worker claims and records many messages per round trip, and an idle one
+still makes each at once. Every guarantee stays per message: a claim takes only what is due, a record checks its
+own claim's fence, and a batch of records that fails is written again one by one, so one bad row fails only its
+own message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from iep.delivery import repository
+from iep.delivery.repository import Sent
+from iep.kit.batching import Batcher
+from iep.kit.clock import Clock
+
+
+class SendBatches:
+    def __init__(self, engine: AsyncEngine, clock: Clock, *, owner: str, lease: timedelta, max_batch: int = 64):
+        self._engine = engine
+        self._clock = clock
+        self._owner = owner
+        self._lease = lease
+        self._claims: Batcher[uuid.UUID, dict[str, Any] | None] = Batcher(self._claim_many, max_batch=max_batch)
+        self._records: Batcher[Sent, bool | Exception] = Batcher(self._record_many, max_batch=max_batch)
+
+    async def claim(self, message_id: uuid.UUID) -> dict[str, Any] | None:
+        """The message's row if this worker now holds it (see `repository.claim_many`)."""
+        return await self._claims.submit(message_id)
+
+    async def record_sent(self, sent: Sent) -> bool:
+        """True when recorded; False when another claim took the message since (its record stands)."""
+        outcome = await self._records.submit(sent)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def _claim_many(self, ids: list[uuid.UUID]) -> list[dict[str, Any] | None]:
+        async with self._engine.connect() as pooled:
+            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+            rows = await repository.claim_many(conn, ids, self._owner, self._clock.now(), self._lease)
+        # A message twice in one batch (a job delivered twice) is claimed once: the second caller gets nothing.
+        return [rows.pop(i, None) for i in ids]
+
+    async def _record_many(self, many: list[Sent]) -> list[bool | Exception]:
+        if len(many) > 1:
+            try:
+                async with self._engine.begin() as conn:  # all of them or, if anything fails, none
+                    return list(await repository.record_sent_many(conn, many))
+            except Exception:  # noqa: S110 - nothing of the batch was committed: each goes on its own below
+                pass
+        outcomes: list[bool | Exception] = []
+        for sent in many:
+            try:
+                async with self._engine.connect() as pooled:
+                    conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+                    outcomes.append(await repository.record(conn, sent))
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
