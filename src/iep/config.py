@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     worker_concurrency: int = Field(default=16, ge=1, le=1024)
+    # Processes of the worker and API roles on this host (one core each); the role's parent supervises them.
+    worker_processes: int = Field(default=1, ge=1, le=64)
+    api_workers: int = Field(default=1, ge=1, le=64)
     # A claimed message or job not finished within the lease is handed to another worker.
     worker_lease_seconds: float = Field(default=60.0, gt=0)
     worker_shutdown_grace_seconds: float = Field(default=30.0, ge=0)

@@ -90,8 +90,17 @@ def run(role: str | None) -> None:
 
     settings = _settings()
     iep_logging.configure(settings.log_level, json=settings.log_json)
+    chosen = Role(role) if role else settings.service_role
+    copies = {Role.WORKER: settings.worker_processes, Role.API: settings.api_workers}.get(chosen, 1)
+    if copies > 1:
+        from iep.entrypoints.processes import run_copies
+
+        if not settings.database_url:
+            raise click.ClickException("several processes of a role need DATABASE_URL (not the embedded database)")
+        env = {"WORKER_PROCESSES": "1", "API_WORKERS": "1"}
+        sys.exit(run_copies(chosen, copies, env=env, host=settings.host, port=settings.port))
     try:
-        asyncio.run(run_role(settings, Role(role) if role else settings.service_role))
+        asyncio.run(run_role(settings, chosen))
     except UnsafeInterpreterError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -16,6 +16,7 @@ from iep import bootstrap
 from iep.config import ConfigError, Role, Settings
 from iep.delivery.worker import Worker
 from iep.entrypoints.api import create_app
+from iep.entrypoints.processes import inherited_socket
 from iep.inbound_mail.server import inbound_server
 from iep.inbound_mail.sink import StoringSink
 from iep.kit import migrate
@@ -83,7 +84,12 @@ async def run_role(settings: Settings, role: Role) -> None:
         def _stop_server() -> None:
             server.should_exit = True
 
-        parts.append(("api", server.serve, _stop_server))
+        shared = inherited_socket()  # one of API_WORKERS copies: accept on the socket the parent bound
+
+        async def _serve() -> None:
+            await server.serve(sockets=[shared] if shared is not None else None)
+
+        parts.append(("api", _serve, _stop_server))
     if role in (Role.WORKER, Role.ALL, Role.DEV):
         # Warm render processes before the first job, so no message pays for their start.
         await container.renderer.start()

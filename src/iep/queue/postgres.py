@@ -17,6 +17,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from iep.kit.batching import Batcher
 from iep.kit.clock import Clock
 from iep.kit.db import asyncpg_dsn
 from iep.kit.listen import listen_forever
@@ -51,6 +52,8 @@ class PostgresQueue:
         self._queue = queue
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
+        # Jobs finished at about the same time are deleted by one statement (iep.kit.batching).
+        self._acks: Batcher[Job, None] = Batcher(self._ack_many, max_batch=128)
 
     async def publish(self, jobs: Sequence[Job], *, connection: Any = None) -> None:
         if not jobs:
@@ -176,7 +179,13 @@ class PostgresQueue:
         return and_(queue_jobs.c.id == job.receipt, queue_jobs.c.locked_by == self._worker_id)
 
     async def ack(self, job: Job) -> None:
-        await self._settle(job, delete(queue_jobs).where(self._mine(job)))
+        await self._acks.submit(job)
+
+    async def _ack_many(self, jobs: list[Job]) -> list[None]:
+        receipts = [j.receipt for j in jobs]
+        mine = and_(queue_jobs.c.id.in_(receipts), queue_jobs.c.locked_by == self._worker_id)
+        await self._settle(jobs[0], delete(queue_jobs).where(mine))
+        return [None] * len(jobs)
 
     async def retry(self, job: Job, available_at: datetime) -> None:
         await self._settle(
