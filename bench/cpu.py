@@ -16,10 +16,15 @@ from bench.procs import Proc
 
 
 def _cpu_seconds(pid: int) -> float:
+    """The process's CPU and its live children's (the copies of WORKER_PROCESSES / API_WORKERS)."""
+    total = 0.0
     with contextlib.suppress(psutil.Error):
-        times = psutil.Process(pid).cpu_times()
-        return float(times.user + times.system)
-    return 0.0
+        process = psutil.Process(pid)
+        for each in [process, *process.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = each.cpu_times()
+                total += float(times.user + times.system)
+    return total
 
 
 async def _backends(database_url: str) -> list[int]:
