@@ -31,7 +31,8 @@ _CLAIM = (
     text(
         f"""
 WITH wanted AS (
-  SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:event_ids AS uuid[]), CAST(:ambiguous_ids AS uuid[]))
+  SELECT w.id, w.event_id, w.ambiguous_id
+  FROM unnest(CAST(:ids AS uuid[]), CAST(:event_ids AS uuid[]), CAST(:ambiguous_ids AS uuid[]))
     AS w(id, event_id, ambiguous_id)
 ), old AS (
   SELECT m.id, m.status AS previous_status, m.lease_owner AS previous_owner, w.event_id, w.ambiguous_id

@@ -34,4 +34,5 @@ queue_jobs = Table(
     Column("payload", JSONB),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_queue_jobs_ready", "queue", "priority", "available_at"),
+    Index("ix_queue_jobs_tenant", "queue", "tenant_id", "priority", "available_at", "id"),
 )

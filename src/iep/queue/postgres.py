@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import and_, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,6 +27,44 @@ from iep.queue.port import DEAD_LETTER_QUEUE, SEND_QUEUE, Depth, Job
 log = structlog.get_logger("iep.queue.postgres")
 CHANNEL = "iep_jobs"
 SAFETY_POLL_SECONDS = 5.0
+
+
+# Due jobs are taken round-robin across tenants, each tenant's in its own priority order (issue: one tenant's
+# flood of `priority: high` must not starve the others). The tenants that have jobs are found by a walk over the
+# (queue, tenant_id, …) index, one probe per tenant (PostgreSQL has no skip scan); each gives at most `limit` of
+# its due jobs; the first of every tenant come first, then the second, and so on.
+_JOB_COLUMNS = ", ".join(f'queue_jobs."{c.name}"' for c in queue_jobs.c)
+_FAIR_CLAIM = text(
+    f"""
+WITH RECURSIVE tenants AS (
+  (SELECT tenant_id FROM queue_jobs WHERE queue = :queue ORDER BY tenant_id LIMIT 1)
+  UNION ALL
+  SELECT (SELECT j.tenant_id FROM queue_jobs j WHERE j.queue = :queue AND j.tenant_id > t.tenant_id
+          ORDER BY j.tenant_id LIMIT 1)
+  FROM tenants t WHERE t.tenant_id IS NOT NULL
+), picks AS (
+  SELECT p.id, p.priority, p.available_at, t.tenant_id FROM tenants t
+  CROSS JOIN LATERAL (
+    SELECT j.id, j.priority, j.available_at FROM queue_jobs j
+    WHERE j.queue = :queue AND j.tenant_id = t.tenant_id AND j.available_at <= :now
+      AND (j.locked_until IS NULL OR j.locked_until < :now)
+    ORDER BY j.priority, j.available_at, j.id LIMIT :limit
+  ) p
+  WHERE t.tenant_id IS NOT NULL
+), turns AS (
+  SELECT id, priority, available_at,
+    row_number() OVER (PARTITION BY tenant_id ORDER BY priority, available_at, id) AS turn
+  FROM picks
+), chosen AS (
+  SELECT q.id FROM queue_jobs q
+  JOIN (SELECT id FROM turns ORDER BY turn, priority, available_at, id LIMIT :limit) c ON c.id = q.id
+  FOR UPDATE OF q SKIP LOCKED
+)
+UPDATE queue_jobs SET locked_by = :owner, locked_until = :locked_until, deliveries = queue_jobs.deliveries + 1
+FROM chosen WHERE queue_jobs.id = chosen.id
+RETURNING {_JOB_COLUMNS}
+"""  # noqa: S608 - the interpolated names are the table's own declared columns, never input
+).columns(*queue_jobs.c)
 
 
 class PostgresQueue:
@@ -98,28 +136,14 @@ class PostgresQueue:
 
     async def claim(self, limit: int) -> list[Job]:
         now = self._clock.now()
-        due = (
-            select(queue_jobs.c.id)
-            .where(
-                queue_jobs.c.queue == self._queue,
-                queue_jobs.c.available_at <= now,
-                or_(queue_jobs.c.locked_until.is_(None), queue_jobs.c.locked_until < now),
-            )
-            .order_by(queue_jobs.c.priority, queue_jobs.c.available_at, queue_jobs.c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        stmt = (
-            update(queue_jobs)
-            .where(queue_jobs.c.id.in_(due))
-            .values(
-                locked_by=self._worker_id,
-                locked_until=now + self._lease,
-                deliveries=queue_jobs.c.deliveries + 1,
-            )
-            .returning(*queue_jobs.c)
-        )
+        params = {
+            "queue": self._queue,
+            "now": now,
+            "limit": limit,
+            "owner": self._worker_id,
+            "locked_until": now + self._lease,
+        }
+        stmt = _FAIR_CLAIM.bindparams(**params)
         async with self._engine.begin() as conn:
             rows = (await conn.execute(stmt)).all()
         return sorted(
