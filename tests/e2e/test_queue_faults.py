@@ -255,3 +255,56 @@ async def test_nothing_accepted_is_lost(
     assert lost == set()
     assert pending == 0
     assert duplicated <= ambiguous, "a duplicate send is never silent"
+
+
+@pytest.mark.parametrize("backend", ["rabbitmq", "redis"])
+async def test_with_default_settings_mail_moves_within_a_minute_of_the_brokers_return(
+    backend: str,
+    container: Container,
+    tenant: TenantKey,
+    sink: SmtpSink,
+    database_url: str,
+    rabbitmq_url: str,
+    own_redis: broker_control.OwnRedis,
+    tmp_path: Path,
+) -> None:
+    """RabbitMQ `stop_app`/`start_app`, or a Redis that comes back empty, under load and with no tuned setting:
+    every accepted message is delivered within 60 s of the broker's return (the sweeper's bound follows the
+    lease, ADR 0003)."""
+    if backend == "rabbitmq":
+        await brokers.purge_rabbitmq(rabbitmq_url)
+    port = free_port()
+    env = _env(backend, database_url, sink, port, rabbitmq_url, own_redis.url)
+    for tuned in ("WORKER_LEASE_SECONDS", "QUEUE_STALLED_CHECK_SECONDS", "QUEUE_SWEEP_AFTER_SECONDS",
+                  "QUEUE_SWEEP_INTERVAL_SECONDS"):  # fmt: skip
+        env.pop(tuned)
+    stack = Stack(env, port, tmp_path)
+    accepted: list[str] = []
+    answers: Counter[int] = Counter()
+    returned = 0.0
+    try:
+        for role in ("api", "relay", "worker"):
+            stack.start(role)
+        await _wait_ready(f"http://127.0.0.1:{port}")
+        sending = asyncio.create_task(_send_all(f"http://127.0.0.1:{port}", tenant, accepted, answers))
+        assert await _until(lambda: len(sink.handler.received) >= MESSAGES // 3, 120), "no progress"
+        if backend == "rabbitmq":
+            await asyncio.to_thread(broker_control.rabbitmq_down)
+            await asyncio.sleep(1)
+            await asyncio.to_thread(broker_control.rabbitmq_up)
+        else:
+            own_redis.kill()
+            await asyncio.sleep(1)
+            own_redis.start()  # empty: it keeps nothing on disk
+        returned = time.monotonic()
+        await sending
+        everything = lambda: set(accepted) <= set(sink.handler.ids())  # noqa: E731
+        assert await _until(everything, 90), f"{len(set(sink.handler.ids()))} of {len(accepted)} delivered"
+        took = time.monotonic() - returned
+    finally:
+        stack.stop_all()
+        if backend == "rabbitmq":
+            await asyncio.to_thread(broker_control.rabbitmq_up)
+    print(f"\n{backend}: every accepted message delivered {took:.1f} s after the broker's return")
+    assert dict(answers) == {202: MESSAGES}
+    assert took <= 60, f"the last message arrived {took:.1f} s after the broker's return"
