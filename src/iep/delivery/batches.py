@@ -1,4 +1,4 @@
-"""The send step's two busiest statements, shared by the sends in flight: claims and sent records.
+"""The send step's busiest statements, shared by the sends in flight: claims, sending contexts, sent records.
 
 A worker delivers up to `WORKER_CONCURRENCY` messages at once, and they reach the claim and the record at nearly
 the same moments; each of those statements then costs a round trip and a statement's overhead for one row.
@@ -16,8 +16,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from iep.delivery import context as sending_context
 from iep.delivery import repository
-from iep.delivery.repository import Sent
+from iep.delivery.context import SendingContext
+from iep.delivery.repository import ContextWanted, Sent
 from iep.kit.batching import Batcher
 from iep.kit.clock import Clock
 
@@ -30,6 +32,15 @@ class SendBatches:
         self._lease = lease
         self._claims: Batcher[uuid.UUID, dict[str, Any] | None] = Batcher(self._claim_many, max_batch=max_batch)
         self._records: Batcher[Sent, bool | Exception] = Batcher(self._record_many, max_batch=max_batch)
+        self._contexts: Batcher[ContextWanted, SendingContext] = Batcher(self._contexts_many, max_batch=max_batch)
+
+    async def context(self, wanted: ContextWanted) -> SendingContext:
+        """What the send needs beyond the message row (`delivery/context.py`), read with the others in flight."""
+        return await self._contexts.submit(wanted)
+
+    async def _contexts_many(self, many: list[ContextWanted]) -> list[SendingContext]:
+        async with self._engine.connect() as conn:
+            return await sending_context.load_many(conn, many, self._clock.now())
 
     async def claim(self, message_id: uuid.UUID) -> dict[str, Any] | None:
         """The message's row if this worker now holds it (see `repository.claim_many`)."""

@@ -1,30 +1,23 @@
 """What the send step needs beyond the message row: the tenant's routing policy and own provider accounts,
 the sender domain's DKIM key, the message's attachments, its unsubscribe setting, and which of its recipients
-are suppressed and whether the tenant is active (those two riding along the tenant's row, so they add no round
-trip). One read."""
+are suppressed and whether the tenant is active. One read, for one message or for many (`load_many`, the batch
+the send step's claims came in)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, null, select
-from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from iep.delivery import repository
 from iep.delivery.routing import RoutingPolicy, TenantProviderRow
 from iep.kit.crypto import KeyRing
-from iep.kit.scoping import scoped_select
-from iep.messages.models import attachments
 from iep.providers.base import DkimKey, PermanentProviderError
-from iep.providers.models import tenant_providers
-from iep.sending_domains.models import dkim_keys
 from iep.sending_domains.names import ascii_domain
-from iep.suppressions import repository as suppressions
-from iep.tenancy.models import tenants
 
 
 def dkim_key_context(tenant_id: uuid.UUID, domain: str) -> str:
@@ -62,68 +55,34 @@ class SendingContext:
         return str(template).replace("{messageId}", str(message_id)) if template else None
 
 
-async def load(
-    conn: AsyncConnection,
-    tenant_id: uuid.UUID,
-    message_id: uuid.UUID,
-    from_domain: str,
-    recipients: Sequence[str] = (),
-    now: datetime | None = None,
-) -> SendingContext:
-    """One round trip: the tenant's row with its providers, DKIM key and suppressed recipients as subqueries
-    (a second only for a message that has attachments)."""
-    lowered = sorted({r.lower() for r in recipients})
-    suppressed_col = suppressions.suppressed_subquery(tenant_id, lowered, now) if lowered and now else null()
-    own_col = scoped_select(
-        tenant_providers,
-        tenant_id,
-        func.jsonb_agg(
-            aggregate_order_by(
-                func.jsonb_build_object(
-                    "name", tenant_providers.c.name,
-                    "kind", tenant_providers.c.kind,
-                    "config", tenant_providers.c.config_encrypted,
-                ),
-                tenant_providers.c.name,
-            ),
-            type_=JSONB,
-        ),
-    ).scalar_subquery()  # fmt: skip
+def wanted(
+    tenant_id: uuid.UUID, message_id: uuid.UUID, from_domain: str, recipients: Sequence[str]
+) -> repository.ContextWanted:
     # Keys are stored under the A-label form; a From of `info@bücher.example` signs as xn--bcher-kva.example.
-    domain = ascii_domain(from_domain)
-    dkim_col = (
-        scoped_select(
-            dkim_keys,
-            tenant_id,
-            func.jsonb_build_object(
-                "domain", dkim_keys.c.domain,
-                "selector", dkim_keys.c.selector,
-                "private_key_encrypted", dkim_keys.c.private_key_encrypted,
-                type_=JSONB,
-            ),
-        )
-        .where(dkim_keys.c.domain == domain)
-        .scalar_subquery()
-    )  # fmt: skip
-    files_col = select(func.count()).where(attachments.c.message_id == message_id).scalar_subquery()
-    stmt = select(tenants.c.settings, tenants.c.active, suppressed_col, own_col, dkim_col, files_col).where(
-        tenants.c.id == tenant_id
-    )
-    row = (await conn.execute(stmt)).one_or_none()
-    if row is None:  # a tenant row gone (deleted) counts as not active: its mail must not leave either
+    lowered = sorted({r.lower() for r in recipients})
+    return repository.ContextWanted(tenant_id, message_id, ascii_domain(from_domain), lowered)
+
+
+async def load_many(
+    conn: AsyncConnection, many: Sequence[repository.ContextWanted], now: datetime | None
+) -> list[SendingContext]:
+    """The contexts of many messages in one statement, in order."""
+    rows = await repository.sending_contexts(conn, many, now or datetime.now(UTC))
+    contexts = []
+    for w, row in zip(many, rows, strict=True):
+        files = await repository.attachment_rows(conn, w.message_id) if row["files"] else []
+        contexts.append(_from_row(row, files))
+    return contexts
+
+
+def _from_row(row: dict[str, Any], files: list[dict[str, Any]]) -> SendingContext:
+    if row["active"] is None:  # a tenant row gone (deleted) counts as not active: its mail must not leave either
         return SendingContext(tenant_active=False)
-    settings, active, suppressed, own, dkim, file_count = row
-    files = []
-    if file_count:
-        result = await conn.execute(
-            select(attachments).where(attachments.c.message_id == message_id).order_by(attachments.c.created_at)
-        )
-        files = [dict(r._mapping) for r in result]
     return SendingContext(
-        settings=dict(settings or {}),
-        own_providers={p["name"]: TenantProviderRow(p["name"], p["kind"], p["config"]) for p in own or ()},
-        dkim_row=dict(dkim) if dkim else None,
+        settings=dict(row["settings"] or {}),
+        own_providers={p["name"]: TenantProviderRow(p["name"], p["kind"], p["config"]) for p in row["own"] or ()},
+        dkim_row=dict(row["dkim"]) if row["dkim"] else None,
         attachment_rows=files,
-        suppressed=frozenset(suppressed or ()),
-        tenant_active=bool(active),
+        suppressed=frozenset(row["suppressed"] or ()),
+        tenant_active=bool(row["active"]),
     )

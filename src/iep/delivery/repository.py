@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Text, and_, bindparam, column, func, select, text, update
+from sqlalchemy import Boolean, Integer, Text, and_, bindparam, column, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.kit.ids import uuid7
-from iep.messages.models import events, messages
+from iep.messages.models import attachments, events, messages
 from iep.messages.repository import add_event
 from iep.messages.status import CLAIMABLE, Status
 from iep.tenant_webhooks import repository as tenant_webhooks
@@ -443,3 +443,73 @@ async def release_held(conn: AsyncConnection, tenant_id: uuid.UUID, now: datetim
     released = len((await conn.execute(_RESUME, params)).all())
     await conn.execute(text("SELECT pg_notify('iep_outbox', '')"))
     return released
+
+
+# What the send step needs beyond the message row (`delivery/context.py`), for many messages in one statement.
+# Each subquery is bound to the message's own tenant; recipients travel as (message index, address) pairs.
+# The suppression rule is `suppressions.repository.active`, spelled in SQL as the accept statement spells it.
+_CONTEXTS = text(
+    """
+WITH wanted AS (
+  SELECT w.idx, w.tenant_id, w.message_id, w.domain
+  FROM unnest(CAST(:idx AS integer[]), CAST(:tenant_ids AS uuid[]), CAST(:message_ids AS uuid[]),
+              CAST(:domains AS text[])) AS w(idx, tenant_id, message_id, domain)
+), recipients AS (
+  SELECT r.idx, r.email FROM unnest(CAST(:r_idx AS integer[]), CAST(:r_emails AS text[])) AS r(idx, email)
+)
+SELECT w.idx, t.settings, t.active,
+  (SELECT coalesce(array_agg(s.email), CAST('{}' AS text[])) FROM suppression_list s
+     JOIN recipients r ON r.email = s.email
+     WHERE r.idx = w.idx AND s.tenant_id = w.tenant_id AND (s.expires_at IS NULL OR s.expires_at > :now)
+  ) AS suppressed,
+  (SELECT jsonb_agg(jsonb_build_object('name', p.name, 'kind', p.kind, 'config', p.config_encrypted) ORDER BY p.name)
+     FROM tenant_providers p WHERE p.tenant_id = w.tenant_id) AS own,
+  (SELECT jsonb_build_object('domain', d.domain, 'selector', d.selector,
+                             'private_key_encrypted', d.private_key_encrypted)
+     FROM dkim_keys d WHERE d.tenant_id = w.tenant_id AND d.domain = w.domain) AS dkim,
+  (SELECT count(*) FROM attachments a WHERE a.message_id = w.message_id) AS files
+FROM wanted w LEFT JOIN tenants t ON t.id = w.tenant_id
+"""
+).columns(
+    column("idx", Integer),
+    column("settings", JSONB),
+    column("active", Boolean),
+    column("suppressed", ARRAY(Text)),
+    column("own", JSONB),
+    column("dkim", JSONB),
+    column("files", Integer),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ContextWanted:
+    tenant_id: uuid.UUID
+    message_id: uuid.UUID
+    domain: str  # the From domain in its A-label form, as DKIM keys are stored
+    recipients: Sequence[str]  # lower-cased
+
+
+async def sending_contexts(
+    conn: AsyncConnection, wanted: Sequence[ContextWanted], now: datetime
+) -> list[dict[str, Any]]:
+    """One row per wanted message, in order: tenant settings and state, suppressed recipients, own providers,
+    DKIM key and attachment count."""
+    pairs = [(i, r) for i, w in enumerate(wanted) for r in w.recipients]
+    params = {
+        "idx": list(range(len(wanted))),
+        "tenant_ids": [w.tenant_id for w in wanted],
+        "message_ids": [w.message_id for w in wanted],
+        "domains": [w.domain for w in wanted],
+        "r_idx": [i for i, _ in pairs],
+        "r_emails": [r for _, r in pairs],
+        "now": now,
+    }
+    rows = {row.idx: dict(row._mapping) for row in await conn.execute(_CONTEXTS, params)}
+    return [rows[i] for i in range(len(wanted))]
+
+
+async def attachment_rows(conn: AsyncConnection, message_id: uuid.UUID) -> list[dict[str, Any]]:
+    result = await conn.execute(
+        select(attachments).where(attachments.c.message_id == message_id).order_by(attachments.c.created_at)
+    )
+    return [dict(r._mapping) for r in result]

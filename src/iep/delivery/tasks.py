@@ -251,10 +251,12 @@ def _name(route: Route | None, exc: ProviderError) -> str:
 async def _prepare(deps: DeliveryDeps, row: dict[str, Any], email: OutgoingEmail) -> tuple[OutgoingEmail, Route]:
     """Suppressed recipients dropped; attachments, DKIM key and unsubscribe link added; the provider chosen (D-3)."""
     domain = row["from_email"].rpartition("@")[2]
-    async with deps.engine.connect() as conn:
-        ctx = await sending_context.load(
-            conn, row["tenant_id"], row["id"], domain, email.envelope_recipients, deps.clock.now()
-        )
+    wanted = sending_context.wanted(row["tenant_id"], row["id"], domain, email.envelope_recipients)
+    if deps.batches is not None:
+        ctx = await deps.batches.context(wanted)
+    else:
+        async with deps.engine.connect() as conn:
+            ctx = (await sending_context.load_many(conn, [wanted], deps.clock.now()))[0]
     if not ctx.tenant_active:  # read with the tenant's settings: no extra round trip
         raise TenantSuspendedHold()
     email = suppressions.without_suppressed(email, ctx.suppressed)  # before any attachment fetch or provider

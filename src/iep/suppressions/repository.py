@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Boolean, ColumnElement, ScalarSelect, Text, bindparam, func, literal, or_, text
+from sqlalchemy import Boolean, ColumnElement, bindparam, or_, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -128,17 +128,6 @@ async def suppressed_among(
         suppression_list.c.email.in_(list(emails)), active(now)
     )
     return set((await conn.execute(stmt)).scalars())
-
-
-def suppressed_subquery(tenant_id: uuid.UUID, emails_lower: Sequence[str], now: datetime) -> ScalarSelect[Any]:
-    """The suppressed ones of `emails_lower` as one text[] column, to ride along another statement's round trip."""
-    agg = func.coalesce(func.array_agg(suppression_list.c.email), literal([], ARRAY(Text)))
-    return (
-        scoped_select(suppression_list, tenant_id, agg)
-        .where(suppression_list.c.email.in_(list(emails_lower)))
-        .where(active(now))
-        .scalar_subquery()
-    )
 
 
 async def bump_hard_bounces(conn: AsyncConnection, tenant_id: uuid.UUID, email: str, now: datetime) -> int:
