@@ -271,6 +271,33 @@ class Accepted(BaseModel):
     suppressed_recipients: list[str] = Field(serialization_alias="suppressedRecipients")
 
 
+class BatchRequest(_Strict):
+    """`POST /v1/messages/batch` (A7): each item is a `POST /v1/messages` body, validated on its own."""
+
+    messages: list[SendRequest] = Field(min_length=1, max_length=500)
+
+
+class BatchItemOut(BaseModel):
+    """One item's outcome: `queued`/`scheduled` with its messageId, or `rejected` with an RFC 9457 problem."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    index: int
+    status: str
+    message_id: uuid.UUID | None = Field(default=None, alias="messageId")
+    suppressed_recipients: list[str] | None = Field(default=None, alias="suppressedRecipients")
+    replayed: bool | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    data: list[BatchItemOut]
+    accepted: int
+    rejected: int
+
+
 class EventOut(BaseModel):
     type: str
     timestamp: datetime
