@@ -60,7 +60,8 @@ def document_problems(doc: dict[str, Any]) -> dict[str, Any]:
                 for code, text in _AUTH_ANSWERS.items():
                     answers.setdefault(code, {"description": text})
             for code, answer in answers.items():
-                if code[:1] in ("4", "5"):
+                # The Resend-compatible facade answers errors in Resend's JSON shape, as its SDKs require.
+                if code[:1] in ("4", "5") and not path.startswith("/emails"):
                     answer["content"] = dict(problem)
     return doc
 

@@ -5,6 +5,7 @@ wire format (HTTP problem+json, Resend's JSON errors, SMTP reply codes)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,19 +99,25 @@ async def submit_batch(
     idempotency_header: str | None = None,
     model: type[SendRequest] = SendRequest,
     where: str = "messages",
+    convert: Callable[[Any], Any] | None = None,
+    strict: bool = False,
 ) -> tuple[list[BatchItem], dict[str, str]]:
     """Many messages: each validated on its own, the valid ones counted and committed together (A7).
 
     With a batch Idempotency-Key, an item without its own key gets `<key>:<index>`, so a retried batch replays
-    item by item. `where` names the items' list in field paths (`messages[3].to[0]`, `/messages/3/to/0`).
+    item by item. `where` names the items' list in field paths (`messages[3].to[0]`, `/messages/3/to/0`; empty
+    for a body that is the list itself). `convert` turns another wire shape into a send body (raising
+    ValidationFailed); `strict`: one invalid item refuses the whole batch with every item's errors in one 422.
     """
     header = service.check_header_key(idempotency_header) if idempotency_header is not None else None
     now = container.clock.now()
     items: list[BatchItem] = []
     valid: list[tuple[int, SendRequest]] = []
     for index, payload in enumerate(payloads):
-        own_key = isinstance(payload, dict) and payload.get("idempotencyKey") is not None
         try:
+            if convert is not None:
+                payload = convert(payload)
+            own_key = isinstance(payload, dict) and payload.get("idempotencyKey") is not None
             parsed = service.parse_send(
                 payload,
                 ctx,
@@ -125,6 +132,10 @@ async def submit_batch(
             items.append(BatchItem(index, problem=_located(exc, where, index)))
             continue
         valid.append((index, parsed))
+    if strict and items:
+        raise ValidationFailed(
+            [e for item in items if isinstance(item.problem, ValidationFailed) for e in item.problem.errors]
+        )
     if not valid:
         return items, {}
     requests = [request for _, request in valid]
@@ -165,11 +176,12 @@ def item_key(header: str, index: int) -> str:
 def _located(problem: ValidationFailed, where: str, index: int) -> ValidationFailed:
     """The item's field errors with paths into the whole batch body."""
     errors = []
+    base, pointer = f"{where}[{index}]", f"/{where}/{index}" if where else f"/{index}"
     for error in problem.errors:
         field = error.get("field", "")
         if field and not field.startswith("Idempotency-Key"):
-            field = f"{where}[{index}]" + ("" if field.startswith("[") else ".") + field
+            field = base + ("" if field.startswith("[") else ".") + field
         elif not field:
-            field = f"{where}[{index}]"
-        errors.append({**error, "field": field, "pointer": f"/{where}/{index}{error.get('pointer', '')}"})
+            field = base
+        errors.append({**error, "field": field, "pointer": pointer + error.get("pointer", "")})
     return ValidationFailed(errors)
