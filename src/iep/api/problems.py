@@ -76,6 +76,11 @@ class RefuseNul:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             where = _nul_in(scope)
+            if where is not None and scope.get("path", "").startswith("/emails"):
+                # The Resend-compatible facade's own error shape (its SDKs read nothing else).
+                body = {"statusCode": 422, "name": "validation_error", "message": f"`{where[1]}` must not contain NUL"}
+                await JSONResponse(body, status_code=422)(scope, receive, send)
+                return
             if where is not None:
                 body = {
                     "type": PROBLEM_BASE + "validation",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -18,6 +19,7 @@ from iep.messages import service as messages
 from iep.resend_compat import service
 from iep.resend_compat.schemas import BatchCreated, Created, EmailOut, SendEmail, error_doc
 
+log = structlog.get_logger("iep.api")
 router = APIRouter(tags=["resend-compatible"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -49,6 +51,10 @@ async def _answer(request: Request, handler: Callable[[], Awaitable[Response]]) 
     except Problem as problem:
         status, body = service.error_body(problem, key_presented=presented_key(request) is not None)
         return JSONResponse(body, status_code=status, headers=problem.headers)
+    except Exception:
+        log.exception("unhandled_error", path=request.url.path)
+        body = {"statusCode": 500, "name": "application_error", "message": "Internal error"}
+        return JSONResponse(body, status_code=500)
 
 
 @router.post(

@@ -105,7 +105,7 @@ def _addresses(value: str | list[str]) -> list[str]:
     for raw in [value] if isinstance(value, str) else value:
         try:
             out.append(parse_mailbox(raw)[0])
-        except AddressError:
+        except (AddressError, ValueError):
             out.append(raw)  # IEP's own validation names the field and the reason
     return out
 
