@@ -126,13 +126,30 @@ def hoist_local_defs(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def name_request_bodies(doc: dict[str, Any]) -> dict[str, Any]:
+    """A request body schema given inline with a title (`SendRequest`, `BatchRequest`, ...) becomes a named
+    component, so generated clients call its type by that name."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
+            body = content.get("application/json")
+            schema = body.get("schema") if isinstance(body, dict) else None
+            title = schema.get("title") if isinstance(schema, dict) else None
+            if not isinstance(title, str) or "properties" not in schema:
+                continue
+            if schemas.setdefault(title, schema) == schema:
+                body["schema"] = {"$ref": f"#/components/schemas/{title}"}
+    return doc
+
+
 def install(app: FastAPI) -> None:
     app.add_middleware(RefuseNul)
     fastapi_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(hoist_local_defs(fastapi_openapi()))
+            app.openapi_schema = document_problems(name_request_bodies(hoist_local_defs(fastapi_openapi())))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -32,6 +32,8 @@ def create_app(container: Container) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # Operation ids are the handlers' names (`send_message`, `get_email`): what generated clients call them.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.container = container
     problems.install(app)

@@ -17,13 +17,13 @@ from iep.kit.problems import NotFound, Problem, ValidationFailed
 from iep.messages import intake
 from iep.messages import service as messages
 from iep.resend_compat import service
-from iep.resend_compat.schemas import BatchCreated, Created, EmailOut, SendEmail, error_doc
+from iep.resend_compat.schemas import BatchCreated, Created, EmailOut, ResendError, SendEmail
 
 log = structlog.get_logger("iep.api")
 router = APIRouter(tags=["resend-compatible"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"description": text, "content": error_doc()}
+    code: {"description": text, "model": ResendError}
     for code, text in {
         400: "Malformed JSON (`validation_error`)",
         401: "No API key (`missing_api_key`)",
@@ -96,7 +96,7 @@ async def send_email(request: Request) -> Response:
     },
     summary="Send up to 500 emails (Resend-compatible)",
 )
-async def send_batch(request: Request) -> Response:
+async def send_email_batch(request: Request) -> Response:
     async def handle() -> Response:
         ctx = await require("send")(request)
         container = request.app.state.container
@@ -155,7 +155,7 @@ async def get_email(email_id: str, request: Request) -> Response:
     methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
     include_in_schema=False,
 )
-async def not_supported(rest: str, request: Request) -> Response:
+async def emails_not_supported(rest: str, request: Request) -> Response:
     """The rest of Resend's email API (list, update, cancel, receiving): a Resend-shaped refusal, not a 404 page."""
 
     async def handle() -> Response:

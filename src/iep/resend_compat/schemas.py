@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,7 +81,7 @@ class EmailOut(BaseModel):
     tags: list[Tag]
 
 
-class Error(BaseModel):
+class ResendError(BaseModel):
     """Resend's error body; the official SDKs read `name` and `message` and need application/json."""
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
@@ -90,7 +89,3 @@ class Error(BaseModel):
     status_code: int = Field(alias="statusCode")
     name: str
     message: str
-
-
-def error_doc() -> dict[str, Any]:
-    return {"application/json": {"schema": Error.model_json_schema(by_alias=True)}}
