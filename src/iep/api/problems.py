@@ -134,8 +134,10 @@ def name_request_bodies(doc: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
             body = content.get("application/json")
-            schema = body.get("schema") if isinstance(body, dict) else None
-            title = schema.get("title") if isinstance(schema, dict) else None
+            if not isinstance(body, dict) or not isinstance(body.get("schema"), dict):
+                continue
+            schema: dict[str, Any] = body["schema"]
+            title = schema.get("title")
             if not isinstance(title, str) or "properties" not in schema:
                 continue
             if schemas.setdefault(title, schema) == schema:
