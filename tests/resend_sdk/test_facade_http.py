@@ -19,7 +19,7 @@ EMAIL = {"from": "app@product.example", "to": "a@example.com", "subject": "S", "
         ({"template": {"id": "welcome"}}, "`template`"),
         ({"topic_id": "t1"}, "`topic_id`"),
         ({"reply_to": ["a@product.example", "b@product.example"]}, "`reply_to`"),
-        ({"attachments": [{"path": "https://example.com/a.pdf", "filename": "a.pdf"}]}, "`attachments[0].path`"),
+        ({"attachments": [{"path": "http://127.0.0.1:9/a.pdf", "filename": "a.pdf"}]}, "`attachments[0].path`"),
         ({"html": "<p>x</p>", "text": None, "sender": "x"}, "`sender`"),
     ],
     ids=["template", "topic", "two-reply-to", "remote-attachment", "unknown-field"],

@@ -1417,7 +1417,7 @@ export interface components {
         };
         /**
          * SendEmail
-         * @description `POST /emails`. Only these fields; `template`, `topic_id` and remote attachments are refused by name.
+         * @description `POST /emails`. Only these fields; `template` and `topic_id` are refused by name.
          */
         SendEmail: {
             /** Attachments */

@@ -5,7 +5,7 @@ wire format (HTTP problem+json, Resend's JSON errors, SMTP reply codes)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +99,7 @@ async def submit_batch(
     idempotency_header: str | None = None,
     model: type[SendRequest] = SendRequest,
     where: str = "messages",
-    convert: Callable[[Any], Any] | None = None,
+    convert: Callable[[Any], Awaitable[Any]] | None = None,
     strict: bool = False,
 ) -> tuple[list[BatchItem], dict[str, str]]:
     """Many messages: each validated on its own, the valid ones counted and committed together (A7).
@@ -116,7 +116,7 @@ async def submit_batch(
     for index, payload in enumerate(payloads):
         try:
             if convert is not None:
-                payload = convert(payload)
+                payload = await convert(payload)
             own_key = isinstance(payload, dict) and payload.get("idempotencyKey") is not None
             parsed = service.parse_send(
                 payload,

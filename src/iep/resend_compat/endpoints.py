@@ -16,7 +16,7 @@ from iep.api.params import path_id
 from iep.kit.problems import NotFound, Problem, ValidationFailed
 from iep.messages import intake
 from iep.messages import service as messages
-from iep.resend_compat import service
+from iep.resend_compat import remote, service
 from iep.resend_compat.schemas import BatchCreated, Created, EmailOut, ResendError, SendEmail
 
 log = structlog.get_logger("iep.api")
@@ -68,7 +68,8 @@ async def send_email(request: Request) -> Response:
     async def handle() -> Response:
         ctx = await require("send")(request)
         container = request.app.state.container
-        payload = service.to_send_payload(await read_json(request, container.settings.max_body_bytes))
+        body = await read_json(request, container.settings.max_body_bytes)
+        payload = service.to_send_payload(await remote.resolve_paths(container.webhook_guard(), body))
         result, headers = await intake.submit(
             container, ctx, payload, idempotency_header=request.headers.get("idempotency-key")
         )
@@ -106,13 +107,18 @@ async def send_email_batch(request: Request) -> Response:
                 [{"field": "x-batch-validation", "pointer": "", "code": "header", "message": "strict or permissive"}]
             )
         payload = await read_json(request, container.settings.max_body_bytes)
+        guard = container.webhook_guard()
+
+        async def convert(email: Any) -> dict[str, Any]:
+            return service.to_send_payload(await remote.resolve_paths(guard, email))
+
         items, headers = await intake.submit_batch(
             container,
             ctx,
             intake.batch_payloads({"messages": payload}) if isinstance(payload, list) else _not_a_list(),
             idempotency_header=request.headers.get("idempotency-key"),
             where="",
-            convert=service.to_send_payload,
+            convert=convert,
             strict=mode == "strict",
         )
         body: dict[str, Any] = {

@@ -20,7 +20,7 @@ class Attachment(_Strict):
     # Base64 text, or the bytes as a list of integers (what the Python SDK sends for `list(data)`).
     content: str | list[int] | None = None
     filename: str | None = None
-    # A URL IEP would fetch: not supported (refused with a reason), listed so the refusal can name it.
+    # A URL to fetch the file from at accept (under the tenant-webhook SSRF guard), instead of `content`.
     path: str | None = None
     content_type: str | None = None
     content_id: str | None = None
@@ -28,7 +28,7 @@ class Attachment(_Strict):
 
 
 class SendEmail(_Strict):
-    """`POST /emails`. Only these fields; `template`, `topic_id` and remote attachments are refused by name."""
+    """`POST /emails`. Only these fields; `template` and `topic_id` are refused by name."""
 
     sender: str = Field(alias="from")
     to: str | list[str]

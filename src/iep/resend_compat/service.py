@@ -112,8 +112,8 @@ def _addresses(value: str | list[str]) -> list[str]:
 
 def _attachment(index: int, attachment: dict[str, Any]) -> dict[str, Any]:
     where = f"attachments[{index}]"
-    if attachment["path"] is not None:
-        raise _invalid(f"{where}.path", "unsupported", "attachments by URL are not supported: send `content`")
+    if attachment["path"]:  # `remote.resolve_paths` fetched every one before: none is left here
+        raise _invalid(f"{where}.path", "unsupported", "give `content` or `path`, not both")
     content = attachment["content"]
     if content is None:
         raise _invalid(f"{where}.content", "missing", "Field required")

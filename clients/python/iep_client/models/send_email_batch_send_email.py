@@ -21,7 +21,7 @@ T = TypeVar("T", bound="SendEmailBatchSendEmail")
 
 @_attrs_define
 class SendEmailBatchSendEmail:
-    """`POST /emails`. Only these fields; `template`, `topic_id` and remote attachments are refused by name.
+    """`POST /emails`. Only these fields; `template` and `topic_id` are refused by name.
 
     Attributes:
         from_ (str):

@@ -117,8 +117,8 @@ def sync_detailed(
     """Send an email (Resend-compatible)
 
     Args:
-        body (SendEmail): `POST /emails`. Only these fields; `template`, `topic_id` and remote
-            attachments are refused by name.
+        body (SendEmail): `POST /emails`. Only these fields; `template` and `topic_id` are refused
+            by name.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -147,8 +147,8 @@ def sync(
     """Send an email (Resend-compatible)
 
     Args:
-        body (SendEmail): `POST /emails`. Only these fields; `template`, `topic_id` and remote
-            attachments are refused by name.
+        body (SendEmail): `POST /emails`. Only these fields; `template` and `topic_id` are refused
+            by name.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -172,8 +172,8 @@ async def asyncio_detailed(
     """Send an email (Resend-compatible)
 
     Args:
-        body (SendEmail): `POST /emails`. Only these fields; `template`, `topic_id` and remote
-            attachments are refused by name.
+        body (SendEmail): `POST /emails`. Only these fields; `template` and `topic_id` are refused
+            by name.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -200,8 +200,8 @@ async def asyncio(
     """Send an email (Resend-compatible)
 
     Args:
-        body (SendEmail): `POST /emails`. Only these fields; `template`, `topic_id` and remote
-            attachments are refused by name.
+        body (SendEmail): `POST /emails`. Only these fields; `template` and `topic_id` are refused
+            by name.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
