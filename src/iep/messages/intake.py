@@ -4,6 +4,7 @@ wire format (HTTP problem+json, Resend's JSON errors, SMTP reply codes)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from iep.kit.problems import Problem, QuotaExceeded, RateLimited, ValidationFailed
 from iep.messages import service
-from iep.messages.schemas import SendRequest
+from iep.messages.schemas import SendRequest, shared_template_checks
 from iep.tenancy.context import TenantContext
 
 if TYPE_CHECKING:
     from iep.bootstrap import Container
 
 MAX_BATCH = 500
+# Items validated between two yields to the event loop (about 10 ms of CPU).
+YIELD_EVERY = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,25 +116,28 @@ async def submit_batch(
     now = container.clock.now()
     items: list[BatchItem] = []
     valid: list[tuple[int, SendRequest]] = []
-    for index, payload in enumerate(payloads):
-        try:
-            if convert is not None:
-                payload = await convert(payload)
-            own_key = isinstance(payload, dict) and payload.get("idempotencyKey") is not None
-            parsed = service.parse_send(
-                payload,
-                ctx,
-                container.limits,
-                now,
-                model=model,
-                idempotency_header=None if header is None or own_key else item_key(header, index),
-                templates=container.renderer.catalog,
-            )
-            await service.check_large_templates(container.renderer, parsed)
-        except ValidationFailed as exc:
-            items.append(BatchItem(index, problem=_located(exc, where, index)))
-            continue
-        valid.append((index, parsed))
+    with shared_template_checks():
+        for index, payload in enumerate(payloads):
+            if index and not index % YIELD_EVERY:
+                await asyncio.sleep(0)  # other requests of this process get the loop between slices of a batch
+            try:
+                if convert is not None:
+                    payload = await convert(payload)
+                own_key = isinstance(payload, dict) and payload.get("idempotencyKey") is not None
+                parsed = service.parse_send(
+                    payload,
+                    ctx,
+                    container.limits,
+                    now,
+                    model=model,
+                    idempotency_header=None if header is None or own_key else item_key(header, index),
+                    templates=container.renderer.catalog,
+                )
+                await service.check_large_templates(container.renderer, parsed)
+            except ValidationFailed as exc:
+                items.append(BatchItem(index, problem=_located(exc, where, index)))
+                continue
+            valid.append((index, parsed))
     if strict and items:
         raise ValidationFailed(
             [e for item in items if isinstance(item.problem, ValidationFailed) for e in item.problem.errors]
