@@ -22,8 +22,9 @@ import pytest
 from sqlalchemy import func, select
 
 from iep.bootstrap import Container
+from iep.config import load_settings
 from iep.inbound_mail.mailboxes import Mailboxes
-from iep.inbound_mail.server import InboundHandler, InboundSmtpServer
+from iep.inbound_mail.server import InboundHandler, InboundSmtpServer, inbound_server
 from iep.inbound_mail.submission import Submission
 from iep.kit.clock import FakeClock
 from iep.messages.models import messages
@@ -307,3 +308,29 @@ async def test_a_kill_of_the_role_right_after_its_250_loses_nothing(
     clock.advance((datetime.now(UTC) - clock.now()).total_seconds() + 1)
     await drain(container)
     assert sorted(r.rcpt_tos[0] for r in sink.handler.received) == acknowledged
+
+
+@pytest.mark.parametrize("dev", [True, False], ids=["dev", "production"])
+async def test_without_tls_only_dev_on_loopback_takes_auth(
+    container: Container, tenant: TenantKey, dev: bool, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        database_url=container.settings.database_url, smtp_listen="127.0.0.1:0", bounce_domain=BOUNCE_DOMAIN,
+        state_dir=tmp_path,
+    )  # fmt: skip
+    server = inbound_server(settings, sink=RecordingSink(), clock=container.clock, dev=dev,
+                            submission=Submission(container))  # fmt: skip
+    await server.start()
+
+    def try_login() -> tuple[bool, int]:
+        with smtplib.SMTP("127.0.0.1", server.port, local_hostname="app.test", timeout=10) as client:
+            client.ehlo()
+            if not client.has_extn("auth"):
+                return False, 0
+            code, _ = client.login("app", tenant.key)
+            return True, code
+
+    try:
+        assert await asyncio.to_thread(try_login) == ((True, 235) if dev else (False, 0))
+    finally:
+        await server.stop()
