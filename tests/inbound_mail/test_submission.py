@@ -30,6 +30,7 @@ from iep.kit.clock import FakeClock
 from iep.messages.models import messages
 from tests.conftest import TenantKey
 from tests.inbound_mail.conftest import BOUNCE_DOMAIN, RecordingSink, SelfSigned
+from tests.limits.conftest import limited_tenant
 from tests.support.pipeline import drain
 from tests.support.smtp_sink import SmtpSink, free_port
 
@@ -334,3 +335,27 @@ async def test_without_tls_only_dev_on_loopback_takes_auth(
         assert await asyncio.to_thread(try_login) == ((True, 235) if dev else (False, 0))
     finally:
         await server.stop()
+
+
+async def test_the_tenants_rate_limit_is_a_451(listener: Listener, container: Container, clock: FakeClock) -> None:
+    limited = await limited_tenant(container, "limited", clock, max_per_minute=1)
+
+    def two() -> tuple[int, bytes]:
+        with listener.client() as client:
+            client.login("app", limited.key)
+            for n in range(2):
+                message = EmailMessage()
+                message["From"] = "app@product.example"
+                message["To"] = "ann@example.com"
+                message["Subject"] = f"Limited {n}"
+                message.set_content("x")
+                try:
+                    client.send_message(message)
+                except smtplib.SMTPDataError as exc:
+                    return exc.smtp_code, exc.smtp_error
+        return 250, b""
+
+    code, reply = await asyncio.to_thread(two)
+    assert code == 451
+    assert b"rate limit" in reply
+    assert await _count(container) == 1
