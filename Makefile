@@ -9,6 +9,12 @@ SELFTEST  := src/iep/kit/selftest.py
 # React Email toolchain (Bun, React, Tailwind) from the npm registry, pinned in its package.json; no lock file.
 REACT_EMAIL := src/iep/rendering/react_email
 NPM_STAMP   := $(REACT_EMAIL)/node_modules/.iep-installed
+# Resend's official Node SDK for the facade's test (tests/resend_sdk), pinned in its package.json; no lock file.
+RESEND_SDK  := tests/resend_sdk
+SDK_STAMP   := $(RESEND_SDK)/node_modules/.iep-installed
+# The TypeScript client's toolchain (openapi-typescript, openapi-fetch, tsc), pinned in its package.json.
+TS_CLIENT   := clients/typescript
+TS_STAMP    := $(TS_CLIENT)/node_modules/.iep-installed
 # Interpreters tried in order; the first that passes the header-injection self-test (SPEC §4) builds the venv.
 PYENV_ROOT_DIR := $(shell pyenv root 2>/dev/null)
 # pytest-xdist processes for `make test`; each builds its own database by the migrations (0.2 s) and vhost.
@@ -40,6 +46,14 @@ $(NPM_STAMP): $(REACT_EMAIL)/package.json
 	cd $(REACT_EMAIL) && npm install --no-package-lock --no-audit --no-fund --loglevel=error
 	@touch $(NPM_STAMP)
 
+$(TS_STAMP): $(TS_CLIENT)/package.json
+	cd $(TS_CLIENT) && npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	@touch $(TS_STAMP)
+
+$(SDK_STAMP): $(RESEND_SDK)/package.json
+	cd $(RESEND_SDK) && npm install --no-package-lock --no-audit --no-fund --loglevel=error
+	@touch $(SDK_STAMP)
+
 # Programs outside the venv (Debian's Chromium for Playwright, wrk, rabbitmqctl, ...): one list, scripts/programs.txt;
 # whatever is missing is installed, or the run stops with one line naming the package.
 PROGRAMS := $(shell awk 'NF && substr($$1, 1, 1) != "\043" {print $$1}' scripts/programs.txt)
@@ -49,19 +63,33 @@ programs: ## install the programs the suite and the benchmarks run (scripts/prog
 	@scripts/ensure-programs $(PROGRAMS)
 
 .PHONY: install
-install: programs $(STAMP) $(NPM_STAMP) ## create .venv with a safe interpreter, IEP, test tools, Bun + React Email, programs
+install: programs $(STAMP) $(NPM_STAMP) $(SDK_STAMP) $(TS_STAMP) ## create .venv with a safe interpreter, IEP, test tools, Bun + React Email, programs
 
 .PHONY: dev
 dev: $(STAMP) $(NPM_STAMP) ## start IEP on embedded PostgreSQL with a demo tenant (Ctrl-C stops)
 	$(VENV)/bin/iep run --role dev
 
 .PHONY: test
-test: programs $(STAMP) $(NPM_STAMP) ## lint, then the whole suite against real PostgreSQL (an unreachable service fails the run)
+test: programs $(STAMP) $(NPM_STAMP) $(SDK_STAMP) $(TS_STAMP) ## lint, clients in step with the API, then the whole suite against real PostgreSQL (an unreachable service fails the run)
+	$(MAKE) --no-print-directory clients-check
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not exclusive" $(PYTEST_ARGS)
 	$(PY) -m pytest -q -m exclusive $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: PYTEST_ARGS chose none of them
+
+.PHONY: clients
+clients: $(STAMP) $(TS_STAMP) ## regenerate clients/: the OpenAPI document, the Python client and the TypeScript types
+	$(VENV)/bin/iep openapi > clients/openapi.json
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/openapi-python-client generate --path clients/openapi.json \
+	  --meta none --output-path clients/python/iep_client --overwrite --config clients/python/config.yaml
+	cd $(TS_CLIENT) && node node_modules/openapi-typescript/bin/cli.js ../openapi.json --default-non-nullable false --output src/schema.d.ts
+
+.PHONY: clients-check
+clients-check: clients ## fail when clients/ differs from what the code's OpenAPI document generates (CI runs it)
+	@if ! git diff --quiet -- clients/ || [ -n "$$(git ls-files --others --exclude-standard -- clients/)" ]; then \
+	  git diff --stat -- clients/ >&2; git ls-files --others --exclude-standard -- clients/ >&2; \
+	  echo "clients/ is out of step with the API: run 'make clients' and commit the result" >&2; exit 1; fi
 
 .PHONY: lint
 lint: $(STAMP) ## ruff + mypy --strict
@@ -86,4 +114,4 @@ bench: programs $(STAMP) ## benchmarks beside this machine's own ceilings (BENCH
 
 .PHONY: clean
 clean: ## remove the environment and local state
-	rm -rf $(VENV) .iep .pytest_cache .mypy_cache .ruff_cache $(REACT_EMAIL)/node_modules
+	rm -rf $(VENV) .iep .pytest_cache .mypy_cache .ruff_cache $(REACT_EMAIL)/node_modules $(RESEND_SDK)/node_modules $(TS_CLIENT)/node_modules

@@ -51,19 +51,19 @@ async def _execute(url: str, sql: str) -> None:
         await conn.close()
 
 
-async def postgres_inserts(url: str, *, clients: int, seconds: float, workdir: Path) -> Rate:
-    """pgbench in a scratch database: each transaction is one INSERT of a ~2 KB row, committed."""
+async def postgres_inserts(url: str, *, clients: int, seconds: float, workdir: Path, rows: int = 1) -> Rate:
+    """pgbench in a scratch database: each transaction is one INSERT of `rows` ~2 KB rows (one multi-row
+    statement when more than one), committed. Single rows: commits/s; many: rows/s."""
     await _execute(
         url,
         "CREATE TABLE IF NOT EXISTS bench_rows (id bigserial PRIMARY KEY, payload text NOT NULL, "
         "created_at timestamptz NOT NULL DEFAULT now())",
     )
-    script = workdir / "insert.sql"
+    script = workdir / f"insert-{rows}.sql"
     # Different content per row; under the TOAST threshold it is stored inline, never compressed.
-    script.write_text(
-        "INSERT INTO bench_rows (payload) "
-        f"SELECT left(repeat(md5(random()::text), {PG_ROW_BYTES // 32 + 1}), {PG_ROW_BYTES});\n"
-    )
+    size, repeats, count = PG_ROW_BYTES, PG_ROW_BYTES // 32 + 1, int(rows)
+    statement = "INSERT INTO bench_rows (payload) SELECT left(repeat(md5(random()::text || g), %d), %d) FROM "
+    script.write_text(statement % (repeats, size) + f"generate_series(1, {count}) AS g;\n")
     proc = await asyncio.create_subprocess_exec(
         PGBENCH,
         "-n",
@@ -86,7 +86,8 @@ async def postgres_inserts(url: str, *, clients: int, seconds: float, workdir: P
     found = _TPS.search(text)
     if proc.returncode != 0 or found is None:
         raise RuntimeError(f"pgbench failed ({proc.returncode}): {text[-2000:]}")
-    return Rate(float(found.group(1)), "commits/s")
+    tps = float(found.group(1))
+    return Rate(tps, "commits/s") if rows == 1 else Rate(tps * rows, "rows/s")
 
 
 async def _smtp_client(port: int, idents: list[str], template: bytes) -> None:

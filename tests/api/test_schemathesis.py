@@ -53,6 +53,13 @@ SETTINGS = settings(
 # Operations whose answer depends on the outside and not on the request: metrics scrape the queue, provider
 # events need a provider's signature (tested against each provider's own scheme in tests/provider_events).
 EXCLUDED = ("/metrics",)
+# Batches answer item by item (A7): a batch with one invalid item is accepted for its valid ones, so a request
+# that breaks an item's schema is answered 200 with that item `rejected`, not with a 4xx.
+PER_ITEM = ("/v1/messages/batch", "/emails/batch")
+
+
+def _checks(case: Any) -> list[Any]:
+    return [c for c in CHECKS if c is not negative_data_rejection] if case.path in PER_ITEM else CHECKS
 
 
 class InProcessApi:
@@ -137,7 +144,7 @@ def _call(iep_api: InProcessApi, case: Any) -> Response:
 @schema.parametrize()
 @SETTINGS
 def test_every_operation(case: Any, iep_api: InProcessApi) -> None:
-    case.validate_response(_call(iep_api, case), checks=CHECKS)
+    case.validate_response(_call(iep_api, case), checks=_checks(case))
 
 
 def test_stateful(api_schema: Any, iep_api: InProcessApi) -> None:
@@ -149,7 +156,7 @@ def test_stateful(api_schema: Any, iep_api: InProcessApi) -> None:
             return _call(iep_api, case)
 
         def validate_response(self, response: Response, case: Any, **kwargs: Any) -> None:
-            case.validate_response(response, checks=CHECKS)
+            case.validate_response(response, checks=_checks(case))
 
     Workflow.run(settings=settings(SETTINGS, max_examples=max(5, EXAMPLES // 5), stateful_step_count=6))
     # Links were found and followed: sends chained to reads, retries and cancels of the message they made.

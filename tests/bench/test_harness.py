@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import asyncpg
 import pytest
 from bench.payload import send_body
 
@@ -63,6 +64,22 @@ async def test_smtp_ceiling_against_the_sink_process(tmp_path: Path) -> None:
     lines = record.read_text().splitlines()
     assert len(lines) == 20
     assert {line.split()[0] for line in lines} == {f"ceiling-{c}-{i}" for c in range(2) for i in range(10)}
+
+
+async def test_the_multi_row_insert_ceiling_counts_rows(tmp_path: Path) -> None:
+    async with scratch.database("pgrows") as url:
+        rate = await ceilings.postgres_inserts(url, clients=2, seconds=1, workdir=tmp_path, rows=50)
+        conn = await asyncpg.connect(url)
+        try:
+            stored = await conn.fetchval("SELECT count(*) FROM bench_rows")
+            width = await conn.fetchval("SELECT min(length(payload)) FROM bench_rows")
+        finally:
+            await conn.close()
+    assert rate.unit == "rows/s"
+    assert rate.per_second > 0
+    assert stored > 0
+    assert stored % 50 == 0, "every commit wrote one multi-row statement's 50 rows"
+    assert width == ceilings.PG_ROW_BYTES
 
 
 async def test_end_to_end_delivers_every_message_and_measures_it(tmp_path: Path) -> None:

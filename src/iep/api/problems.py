@@ -60,7 +60,8 @@ def document_problems(doc: dict[str, Any]) -> dict[str, Any]:
                 for code, text in _AUTH_ANSWERS.items():
                     answers.setdefault(code, {"description": text})
             for code, answer in answers.items():
-                if code[:1] in ("4", "5"):
+                # The Resend-compatible facade answers errors in Resend's JSON shape, as its SDKs require.
+                if code[:1] in ("4", "5") and not path.startswith("/emails"):
                     answer["content"] = dict(problem)
     return doc
 
@@ -75,6 +76,11 @@ class RefuseNul:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             where = _nul_in(scope)
+            if where is not None and scope.get("path", "").startswith("/emails"):
+                # The Resend-compatible facade's own error shape (its SDKs read nothing else).
+                body = {"statusCode": 422, "name": "validation_error", "message": f"`{where[1]}` must not contain NUL"}
+                await JSONResponse(body, status_code=422)(scope, receive, send)
+                return
             if where is not None:
                 body = {
                     "type": PROBLEM_BASE + "validation",
@@ -120,13 +126,32 @@ def hoist_local_defs(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def name_request_bodies(doc: dict[str, Any]) -> dict[str, Any]:
+    """A request body schema given inline with a title (`SendRequest`, `BatchRequest`, ...) becomes a named
+    component, so generated clients call its type by that name."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {}) if isinstance(operation, dict) else {}
+            body = content.get("application/json")
+            if not isinstance(body, dict) or not isinstance(body.get("schema"), dict):
+                continue
+            schema: dict[str, Any] = body["schema"]
+            title = schema.get("title")
+            if not isinstance(title, str) or "properties" not in schema:
+                continue
+            if schemas.setdefault(title, schema) == schema:
+                body["schema"] = {"$ref": f"#/components/schemas/{title}"}
+    return doc
+
+
 def install(app: FastAPI) -> None:
     app.add_middleware(RefuseNul)
     fastapi_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(hoist_local_defs(fastapi_openapi()))
+            app.openapi_schema = document_problems(name_request_bodies(hoist_local_defs(fastapi_openapi())))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from iep.messages.endpoints import router as messages_router
 from iep.observability.metrics import ScrapeMetrics
 from iep.provider_events.endpoints import ProviderEventsDeps
 from iep.provider_events.endpoints import router as provider_events_router
+from iep.resend_compat.endpoints import router as resend_router
 from iep.sending_domains.endpoints import router as domains_router
 from iep.suppressions.endpoints import router as suppressions_router
 from iep.templates.endpoints import router as templates_router
@@ -31,6 +32,8 @@ def create_app(container: Container) -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # Operation ids are the handlers' names (`send_message`, `get_email`): what generated clients call them.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.container = container
     problems.install(app)
@@ -46,6 +49,8 @@ def create_app(container: Container) -> FastAPI:
     # The operator's API: IEP_ADMIN_TOKEN, never a tenant key (off when the token is unset).
     app.include_router(admin_tenants_router)
     app.include_router(usage_router)
+    # Resend's own paths and error shape, so its SDKs work with only the base URL and key changed (A11).
+    app.include_router(resend_router)
 
     metrics = ScrapeMetrics(container.metrics_registry)
     queue = container.queue()  # connects lazily, on the first scrape

@@ -105,6 +105,27 @@ def run(role: str | None) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@main.command()
+def openapi() -> None:
+    """Print the API's OpenAPI document (what /openapi.json serves), keys sorted; no database is reached."""
+
+    async def document() -> dict[str, Any]:
+        from iep import bootstrap
+        from iep.config import load_settings
+        from iep.entrypoints.api import create_app
+
+        # The engine and pools are made lazily and never used: any well-formed URL describes the same API.
+        url = "postgresql+asyncpg://iep@127.0.0.1:9/iep"
+        container = bootstrap.build(load_settings(database_url=url), url, pool_size=1)
+        try:
+            doc: dict[str, Any] = create_app(container).openapi()
+            return doc
+        finally:
+            await container.close()
+
+    click.echo(json.dumps(asyncio.run(document()), indent=2, sort_keys=True, ensure_ascii=False))
+
+
 main.add_command(domains)
 
 

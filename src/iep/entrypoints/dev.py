@@ -80,7 +80,14 @@ async def announce(container: Container, settings: Settings, *, smtp_listen: str
         }
     )
     mailbox = f"bounces+<messageId>@{settings.bounce_domain or 'localhost'}"
-    smtp_line = [f"  Bounces    smtp://{smtp_listen}   (DSNs and ARF reports to {mailbox})"] if smtp_listen else []
+    smtp_line = (
+        [
+            f"  Bounces    smtp://{smtp_listen}   (DSNs and ARF reports to {mailbox})",
+            f"  Submit     smtp://{smtp_listen}   (AUTH PLAIN or LOGIN: any user, the demo key as the password)",
+        ]
+        if smtp_listen
+        else []
+    )
     lines = [
         "",
         "IEP is running (role dev: API + worker + relay + smtp, embedded PostgreSQL, dev inbox)",

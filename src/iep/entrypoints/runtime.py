@@ -19,6 +19,7 @@ from iep.entrypoints.api import create_app
 from iep.entrypoints.processes import inherited_socket
 from iep.inbound_mail.server import inbound_server
 from iep.inbound_mail.sink import StoringSink
+from iep.inbound_mail.submission import Submission
 from iep.kit import migrate
 from iep.kit.embedded_pg import ensure_embedded
 from iep.kit.selftest import ensure_safe_interpreter
@@ -131,7 +132,11 @@ async def run_role(settings: Settings, role: Role) -> None:
     if role in (Role.SMTP, Role.ALL, Role.DEV):
         # DSNs and ARF reports take the provider events' path: stored once, applied forward only (F2).
         sink = StoringSink(container.engine)
-        inbound = inbound_server(settings, sink=sink, clock=container.clock, dev=role is Role.DEV)
+        # Mail submission (D-9) enters the API's accept path, in this process.
+        submission = Submission(container)
+        inbound = inbound_server(
+            settings, sink=sink, clock=container.clock, dev=role is Role.DEV, submission=submission
+        )
         await inbound.start()  # bound now: a taken SMTP_LISTEN fails the start, not a part later
         smtp_listen = f"{settings.smtp_listen.rpartition(':')[0]}:{inbound.port}"
         parts.append(("smtp", inbound.run, inbound.stop))

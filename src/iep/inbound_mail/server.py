@@ -1,4 +1,5 @@
-"""The `smtp` role's listener: aiosmtpd in IEP's own event loop, refusing strangers at RCPT."""
+"""The `smtp` role's listener: aiosmtpd in IEP's own event loop. Unauthenticated sessions deliver bounce reports to
+`bounces+<id>@BOUNCE_DOMAIN` (strangers are refused at RCPT); sessions that AUTH with an API key submit mail (D-9)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from iep.config import Settings
 from iep.inbound_mail.mailboxes import BounceMailbox, Mailboxes
 from iep.inbound_mail.reports import read_report
 from iep.inbound_mail.sink import EventSink
+from iep.inbound_mail.submission import AuthRefused, Submission
 from iep.kit.clock import Clock, SystemClock
+from iep.messages.addresses import AddressError, normalize_address
 from iep.provider_events.vocabulary import ProviderEvent
+from iep.tenancy.context import TenantContext
 
 log = structlog.get_logger("iep.inbound_mail")
 
@@ -28,17 +32,47 @@ SINK_TIMEOUT_SECONDS = 60.0
 class InboundHandler:
     """aiosmtpd's handler: RCPT picks a mailbox for each recipient, DATA reads and hands on the report."""
 
-    def __init__(self, *, mailboxes: Mailboxes, sink: EventSink, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        mailboxes: Mailboxes,
+        sink: EventSink,
+        clock: Clock | None = None,
+        submission: Submission | None = None,
+    ) -> None:
         self._mailboxes = mailboxes
         self._sink = sink
+        self.submission = submission
         self._clock = clock or SystemClock()
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        ctx = _tenant(session)
+        if ctx is not None and self.submission is not None:
+            refusal = self.submission.sender_refusal(ctx, address)
+            if refusal is not None:
+                log.info("submission_sender_refused", sender=address[:320], tenant_id=str(ctx.tenant_id))
+                return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
+        if _tenant(session) is not None and self.submission is not None:
+            if len(envelope.rcpt_tos) >= self.submission.max_recipients:
+                return f"452 4.5.3 At most {self.submission.max_recipients} recipients per message"
+            try:
+                normalize_address(address)
+            except AddressError as exc:
+                return f"553 5.1.3 <{address[:320]}>: {exc}"
+            envelope.rcpt_tos.append(address)
+            return "250 2.1.5 OK"
         if self._mailboxes.for_recipient(address) is None:
             log.info("recipient_refused", recipient=address[:320], peer=str(session.peer))
             return f"550 5.1.1 <{address[:320]}>: no such mailbox here"
@@ -49,6 +83,10 @@ class InboundHandler:
         self._in_flight += 1
         self._idle.clear()
         try:
+            ctx = _tenant(session)
+            if ctx is not None and self.submission is not None:
+                raw = envelope.original_content or b""
+                return await self.submission.submit(ctx, bytes(raw), list(envelope.rcpt_tos))
             return await self._data(envelope)
         finally:
             self._in_flight -= 1
@@ -79,6 +117,12 @@ class InboundHandler:
         return f"250 2.0.0 OK, {len(events)} event(s) recorded"
 
 
+def _tenant(session: Session) -> TenantContext | None:
+    """The tenant a session authenticated as (AUTH with its API key), else None."""
+    ctx = session.auth_data if session.authenticated else None
+    return ctx if isinstance(ctx, TenantContext) else None
+
+
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
@@ -105,6 +149,7 @@ class InboundSmtpServer:
         max_message_bytes: int = 10 * 1024 * 1024,
         grace_seconds: float = 10.0,
         any_port_if_taken: bool = False,
+        auth_without_tls: bool = False,
     ) -> None:
         self._handler = handler
         self._host = host
@@ -114,6 +159,8 @@ class InboundSmtpServer:
         self._max_bytes = max_message_bytes
         self._grace = grace_seconds
         self._any_port_if_taken = any_port_if_taken  # `make dev` beside another IEP: still start
+        # AUTH (and so submission) only inside STARTTLS, except on loopback in dev.
+        self._auth_without_tls = auth_without_tls
         self._server: asyncio.Server | None = None
         self._sessions: set[SMTP] = set()
         self._stopped = asyncio.Event()
@@ -164,6 +211,8 @@ class InboundSmtpServer:
             data_size_limit=self._max_bytes,
             enable_SMTPUTF8=True,  # DSNs about internationalized addresses arrive with SMTPUTF8
             timeout=120,
+            submission=self._handler.submission,
+            auth_require_tls=not self._auth_without_tls,
         )
         return smtp
 
@@ -171,9 +220,34 @@ class InboundSmtpServer:
 class _TrackedSMTP(SMTP):
     """Remembers its open sessions, so stopping can close the idle ones instead of waiting for their timeout."""
 
-    def __init__(self, handler: Any, *, sessions: set[SMTP], **kwargs: Any) -> None:
+    def __init__(
+        self, handler: Any, *, sessions: set[SMTP], submission: Submission | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(handler, **kwargs)
         self._sessions = sessions
+        self._submission = submission
+
+    def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
+        if self._submission is None:
+            return super()._authenticate(mechanism, auth_data)
+        return AuthResult(success=True, auth_data=auth_data)  # the key is checked, asynchronously, in _verify
+
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._verify(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await self._verify(await super().auth_LOGIN(_, args))
+
+    async def _verify(self, result: AuthResult) -> AuthResult:
+        if self._submission is None or not result.success or not isinstance(result.auth_data, LoginPassword):
+            return result
+        peer = self.session.peer[0] if self.session is not None and isinstance(self.session.peer, tuple) else None
+        try:
+            ctx = await self._submission.authenticate(result.auth_data.password, peer)
+        except AuthRefused as refused:
+            log.info("submission_auth_refused", peer=str(peer), reply=refused.reply[:3])
+            return AuthResult(success=False, handled=False, message=refused.reply)
+        return AuthResult(success=True, auth_data=ctx)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._sessions.add(self)
@@ -184,7 +258,14 @@ class _TrackedSMTP(SMTP):
         super().connection_lost(error)
 
 
-def inbound_server(settings: Settings, *, sink: EventSink, clock: Clock, dev: bool = False) -> InboundSmtpServer:
+def inbound_server(
+    settings: Settings,
+    *,
+    sink: EventSink,
+    clock: Clock,
+    dev: bool = False,
+    submission: Submission | None = None,
+) -> InboundSmtpServer:
     """The server SMTP_LISTEN, SMTP_TLS_CERT / SMTP_TLS_KEY and BOUNCE_DOMAIN describe."""
     # In dev nothing is sent with a bounce domain; `localhost` lets one try the mailbox by hand.
     bounce_domain = settings.bounce_domain or ("localhost" if dev else None)
@@ -194,8 +275,11 @@ def inbound_server(settings: Settings, *, sink: EventSink, clock: Clock, dev: bo
     tls = None
     if settings.smtp_tls_cert is not None and settings.smtp_tls_key is not None:
         tls = tls_context(settings.smtp_tls_cert, settings.smtp_tls_key)
+    loopback = host in ("127.0.0.1", "::1", "localhost")
+    if submission is not None and tls is None and not (dev and loopback):
+        log.warning("smtp_submission_off", reason="SMTP_TLS_CERT/SMTP_TLS_KEY are unset: AUTH needs STARTTLS")
     return InboundSmtpServer(
-        InboundHandler(mailboxes=Mailboxes(bounce_domain=bounce_domain), sink=sink, clock=clock),
+        InboundHandler(mailboxes=Mailboxes(bounce_domain=bounce_domain), sink=sink, clock=clock, submission=submission),
         host=host,
         port=port,
         hostname=bounce_domain or "localhost",
@@ -203,4 +287,5 @@ def inbound_server(settings: Settings, *, sink: EventSink, clock: Clock, dev: bo
         max_message_bytes=settings.smtp_max_message_bytes,
         grace_seconds=min(settings.worker_shutdown_grace_seconds, SINK_TIMEOUT_SECONDS),
         any_port_if_taken=dev,
+        auth_without_tls=dev and loopback,
     )

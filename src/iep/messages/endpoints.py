@@ -13,10 +13,18 @@ from pydantic import BeforeValidator
 from iep.api.auth import require
 from iep.api.body import read_json
 from iep.api.params import path_id
-from iep.kit.problems import QuotaExceeded, RateLimited
-from iep.messages import service
+from iep.messages import intake, service
 from iep.messages.repository import ListFilter
-from iep.messages.schemas import Accepted, MessageOut, MessagePage, SendAlias, SendRequest
+from iep.messages.schemas import (
+    Accepted,
+    BatchItemOut,
+    BatchOut,
+    BatchRequest,
+    MessageOut,
+    MessagePage,
+    SendAlias,
+    SendRequest,
+)
 from iep.tenancy.context import TenantContext
 
 router = APIRouter(prefix="/v1", tags=["messages"])
@@ -68,38 +76,9 @@ def _send_doc(model: type[SendRequest]) -> dict[str, Any]:
 async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) -> Response:
     container = request.app.state.container
     payload = await read_json(request, container.settings.max_body_bytes)
-    parsed = service.parse_send(
-        payload,
-        ctx,
-        container.limits,
-        container.clock.now(),
-        model=model,
-        idempotency_header=request.headers.get("idempotency-key"),
-        templates=container.renderer.catalog,
+    result, limit_headers = await intake.submit(
+        container, ctx, payload, model=model, idempotency_header=request.headers.get("idempotency-key")
     )
-    await service.check_large_templates(container.renderer, parsed)
-    try:
-        # Counted after validation (a refused body takes nothing) and given back if the insert fails or replays.
-        async with container.tenant_limiter.reserve(ctx, 1) as grant:
-            result = await service.accept_message(
-                container.engine,
-                ctx,
-                parsed,
-                container.limits,
-                container.clock,
-                store=container.attachment_store,
-                group=container.accept_group,
-            )
-            if result.replayed:
-                grant.unused = 1  # the first request counted this message
-        limit_headers = grant.headers
-    except (RateLimited, QuotaExceeded):
-        # A retry of a message already accepted gets its original answer even at the limit: a 429 would tell the
-        # client that a message it sent was not accepted (for a quota, until next month).
-        replay = await service.replay_of(container.engine, ctx, parsed)
-        if replay is None:
-            raise
-        result, limit_headers = replay, {}
     headers = {"Location": f"/v1/messages/{result.accepted.message_id}", **limit_headers}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -128,6 +107,50 @@ async def send_message(request: Request, ctx: Annotated[TenantContext, Depends(r
 )
 async def send_alias(request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]) -> Response:
     return await _send(request, ctx, SendAlias)
+
+
+@router.post(
+    "/messages/batch",
+    response_model=BatchOut,
+    responses=_PROBLEMS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": BatchRequest.model_json_schema(by_alias=True)}},
+        }
+    },
+    summary="Send up to 500 messages; each is validated on its own, the results come in request order",
+)
+async def send_batch(request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]) -> Response:
+    container = request.app.state.container
+    payload = await read_json(request, container.settings.max_body_bytes)
+    items, limit_headers = await intake.submit_batch(
+        container, ctx, intake.batch_payloads(payload), idempotency_header=request.headers.get("idempotency-key")
+    )
+    accepted = [item.result for item in items if item.result is not None]
+    out = BatchOut(
+        data=[_batch_item(item, request.url.path) for item in items],
+        accepted=len(accepted),
+        rejected=len(items) - len(accepted),
+    )
+    headers = dict(limit_headers)
+    if accepted and all(result.replayed for result in accepted):
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(out.model_dump(mode="json", by_alias=True, exclude_none=True), headers=headers)
+
+
+def _batch_item(item: intake.BatchItem, path: str) -> BatchItemOut:
+    if item.result is not None:
+        accepted = item.result.accepted
+        return BatchItemOut(
+            index=item.index,
+            status=accepted.status,
+            messageId=accepted.message_id,
+            suppressedRecipients=accepted.suppressed_recipients,
+            replayed=item.result.replayed,
+        )
+    assert item.problem is not None
+    return BatchItemOut(index=item.index, status="rejected", problem=item.problem.body(instance=path))
 
 
 def _message_out(row: dict[str, Any], with_events: bool) -> MessageOut:

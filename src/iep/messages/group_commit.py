@@ -55,47 +55,49 @@ class GroupCommit:
                     raise
 
     async def _write(self, batch: list[_Waiting]) -> None:
-        if len(batch) == 1:
-            await self._write_one(batch[0])
-            return
-        try:
-            async with self._engine.connect() as pooled:
-                conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
-                inserted: dict[uuid.UUID, dict[str, Any]] = await repository.insert_accepted_many(
-                    conn, [w.params for w in batch]
-                )
-        except Exception:
-            # Usually nothing was committed (a bad row); if the batch did commit and only the lookup failed, its
-            # messages are found here and not written twice. The rest go one by one.
-            inserted = await self._already_inserted(batch)
-            for waiting in batch:
-                found = inserted.get(waiting.params["id"])
-                if found is None:
-                    await self._write_one(waiting)
-                elif not waiting.done.done():
-                    waiting.done.set_result(found)
-            return
-        for waiting in batch:
-            if not waiting.done.done():
-                waiting.done.set_result(inserted.get(waiting.params["id"]))
+        results = await write_many(self._engine, [w.params for w in batch])
+        for waiting, result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                _fail(waiting, result)
+            elif not waiting.done.done():
+                waiting.done.set_result(result)
 
-    async def _already_inserted(self, batch: list[_Waiting]) -> dict[uuid.UUID, dict[str, Any]]:
-        try:
-            async with self._engine.connect() as conn:
-                return await repository.inserted(conn, [w.params for w in batch])
-        except Exception:
-            return {}
 
-    async def _write_one(self, waiting: _Waiting) -> None:
-        try:
-            async with self._engine.connect() as pooled:
-                conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
-                row = await repository.insert_accepted(conn, waiting.params)
-        except Exception as exc:
-            _fail(waiting, exc)
-            return
-        if not waiting.done.done():
-            waiting.done.set_result(row)
+async def write_many(engine: AsyncEngine, batch: list[dict[str, Any]]) -> list[dict[str, Any] | Exception | None]:
+    """`repository.insert_accepted` for each of `batch`, committed together; the answers in the batch's order.
+
+    None: an idempotency conflict (nothing inserted for that one). An exception: that message alone failed. Also
+    the write of `POST /v1/messages/batch`, whose messages commit together whatever the group commit holds.
+    """
+    if len(batch) == 1:
+        return [await _write_one(engine, batch[0])]
+    try:
+        async with engine.connect() as pooled:
+            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+            inserted: dict[uuid.UUID, dict[str, Any]] = await repository.insert_accepted_many(conn, batch)
+    except Exception:
+        # Usually nothing was committed (a bad row); if the batch did commit and only the lookup failed, its
+        # messages are found here and not written twice. The rest go one by one.
+        inserted = await _already_inserted(engine, batch)
+        return [inserted[p["id"]] if p["id"] in inserted else await _write_one(engine, p) for p in batch]
+    return [inserted.get(p["id"]) for p in batch]
+
+
+async def _already_inserted(engine: AsyncEngine, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+    try:
+        async with engine.connect() as conn:
+            return await repository.inserted(conn, batch)
+    except Exception:
+        return {}
+
+
+async def _write_one(engine: AsyncEngine, params: dict[str, Any]) -> dict[str, Any] | Exception | None:
+    try:
+        async with engine.connect() as pooled:
+            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+            return await repository.insert_accepted(conn, params)
+    except Exception as exc:
+        return exc
 
 
 def _fail(waiting: _Waiting, exc: BaseException) -> None:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+import structlog
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,11 +23,12 @@ from iep.kit.problems import (
     IdempotencyKeyReused,
     InvalidQuery,
     NotFound,
+    Problem,
     ValidationFailed,
 )
 from iep.kit.problems import RendererUnavailable as RendererUnavailableProblem
 from iep.messages import repository
-from iep.messages.group_commit import GroupCommit
+from iep.messages.group_commit import GroupCommit, write_many
 from iep.messages.schemas import Accepted, SendRequest
 from iep.messages.status import Status
 from iep.messages.validation import problem_errors
@@ -36,6 +38,8 @@ from iep.rendering.renderer import Renderer
 from iep.sending_domains.policy import SenderPolicy
 from iep.templates.service import template_checks
 from iep.tenancy.context import TenantContext
+
+log = structlog.get_logger("iep.messages")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,7 @@ def parse_send(
     if qualified is not None:
         request = request.model_copy(update={"template": qualified})
     if idempotency_header is not None:
-        header_key = _check_header_key(idempotency_header)
+        header_key = check_header_key(idempotency_header)
         if request.idempotency_key not in (None, header_key):
             raise ValidationFailed(
                 [
@@ -121,7 +125,7 @@ async def check_large_templates(renderer: Renderer, request: SendRequest) -> Non
         )
 
 
-def _check_header_key(value: str) -> str:
+def check_header_key(value: str) -> str:
     if not 1 <= len(value) <= 255 or any(not 0x21 <= ord(c) <= 0x7E for c in value):
         raise ValidationFailed(
             [
@@ -178,7 +182,34 @@ async def _insert(
     stored: tuple[dict[str, Any], ...],
     group: GroupCommit | None,
 ) -> AcceptResult:
-    new = repository.NewMessage(
+    new = _new_message(ctx, request, limits, trace_id, digest, message_id, stored)
+    params = repository.accept_params(new, clock.now())
+    if group is not None:
+        row = await group.insert(params)
+    else:
+        # Autocommit: the one statement is its own transaction, one round trip, not BEGIN + statement + COMMIT.
+        async with engine.connect() as pooled:
+            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+            row = await repository.insert_accepted(conn, params)
+    if row is not None:
+        return AcceptResult(_accepted(row), replayed=False)
+    # ON CONFLICT waited for the first request's transaction to end, so its row is visible now.
+    replay = await _replay(engine, ctx, request, digest)
+    if replay is None:  # the first request rolled back between our statements: let the client retry
+        raise Conflict("the first request with this Idempotency-Key did not complete; retry")
+    return replay
+
+
+def _new_message(
+    ctx: TenantContext,
+    request: SendRequest,
+    limits: AcceptLimits,
+    trace_id: str | None,
+    digest: str,
+    message_id: uuid.UUID,
+    stored: tuple[dict[str, Any], ...],
+) -> repository.NewMessage:
+    return repository.NewMessage(
         tenant_id=ctx.tenant_id,
         to=request.to,
         cc=request.cc,
@@ -203,28 +234,61 @@ async def _insert(
         id=message_id,
         attachments=stored,
     )
-    params = repository.accept_params(new, clock.now())
-    if group is not None:
-        row = await group.insert(params)
-    else:
-        # Autocommit: the one statement is its own transaction, one round trip, not BEGIN + statement + COMMIT.
-        async with engine.connect() as pooled:
-            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
-            row = await repository.insert_accepted(conn, params)
-    if row is not None:
-        return AcceptResult(
-            Accepted(
-                message_id=row["id"],
-                status=row["status"],
-                suppressed_recipients=list(row["suppressed_recipients"]),
-            ),
-            replayed=False,
-        )
-    # ON CONFLICT waited for the first request's transaction to end, so its row is visible now.
-    replay = await _replay(engine, ctx, request, digest)
-    if replay is None:  # the first request rolled back between our statements: let the client retry
-        raise Conflict("the first request with this Idempotency-Key did not complete; retry")
-    return replay
+
+
+def _accepted(row: dict[str, Any]) -> Accepted:
+    return Accepted(
+        message_id=row["id"], status=row["status"], suppressed_recipients=list(row["suppressed_recipients"])
+    )
+
+
+async def accept_batch(
+    engine: AsyncEngine,
+    ctx: TenantContext,
+    requests: list[SendRequest],
+    limits: AcceptLimits,
+    clock: Clock,
+    store: AttachmentStore | None = None,
+) -> list[AcceptResult | Problem]:
+    """Commit many messages together (A7); per message its accept, its replay, or the problem that stopped it."""
+    if not requests:
+        return []
+    digests = [request_hash(r) for r in requests]
+    ids = [uuid7() for _ in requests]
+    stored: list[tuple[dict[str, Any], ...]] = []
+    try:
+        for message_id, request in zip(ids, requests, strict=True):
+            stored.append(await attachments.store_all(store, ctx.tenant_id, message_id, request.attachments))
+        now = clock.now()
+        params = [
+            repository.accept_params(_new_message(ctx, r, limits, None, d, i, s), now)
+            for r, d, i, s in zip(requests, digests, ids, stored, strict=True)
+        ]
+        rows = await write_many(engine, params)
+    except BaseException:
+        for files in stored:
+            await attachments.discard(store, files)
+        raise
+    results: list[AcceptResult | Problem] = []
+    for request, digest, files, row in zip(requests, digests, stored, rows, strict=True):
+        if isinstance(row, dict):
+            results.append(AcceptResult(_accepted(row), replayed=False))
+            continue
+        await attachments.discard(store, files)
+        if isinstance(row, Exception):
+            log.error("batch_item_not_stored", error=repr(row), tenant_id=str(ctx.tenant_id))
+            results.append(Problem("the message could not be stored; send it again"))
+            continue
+        try:
+            replay = await _replay(engine, ctx, request, digest)
+        except IdempotencyKeyReused as exc:
+            results.append(exc)
+            continue
+        results.append(replay or Conflict("the first request with this Idempotency-Key did not complete; retry"))
+    failures = [row for row in rows if isinstance(row, Exception)]
+    if failures and len(failures) == len(rows):
+        raise failures[0]  # nothing was stored (the database is away): the request fails as a whole
+    return results
 
 
 async def replay_of(engine: AsyncEngine, ctx: TenantContext, request: SendRequest) -> AcceptResult | None:

@@ -31,7 +31,7 @@ async def dial(host: str, port: int, timeout: float | None) -> httpcore.AsyncNet
     return await _any_io.connect_tcp(host, port, timeout=timeout)
 
 
-class _PinnedBackend(httpcore.AsyncNetworkBackend):
+class PinnedBackend(httpcore.AsyncNetworkBackend):
     """Dials only the address the guard checked, whatever the request names."""
 
     def __init__(self, address: str) -> None:
@@ -83,7 +83,7 @@ class WebhookSender:
         pool = self._pools.get(key)
         if pool is None:
             pool = httpcore.AsyncConnectionPool(
-                network_backend=_PinnedBackend(target.address),
+                network_backend=PinnedBackend(target.address),
                 max_connections=32,
                 keepalive_expiry=30.0,
                 retries=0,

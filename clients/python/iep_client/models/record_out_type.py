@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class RecordOutType(StrEnum):
+    CNAME = "CNAME"
+    TXT = "TXT"
+
+    def __str__(self) -> str:
+        return str(self.value)
