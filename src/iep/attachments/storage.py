@@ -28,6 +28,9 @@ class AttachmentStore(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def ready(self) -> None:
+        """Raise StorageError when the storage cannot be reached (readiness)."""
+
     async def close(self) -> None: ...
 
 
@@ -62,6 +65,17 @@ class LocalStore:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(self._path(key).unlink)
 
+    async def ready(self) -> None:
+        await asyncio.to_thread(self._writable)
+
+    def _writable(self) -> None:
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"the attachments directory cannot be made: {exc}") from exc
+        if not os.access(self._root, os.W_OK | os.X_OK):
+            raise StorageError(f"the attachments directory {self._root} is not writable")
+
     async def close(self) -> None:
         return None
 
@@ -86,6 +100,9 @@ class S3Store:
 
     async def get(self, key: str) -> bytes:
         return (await self._call("GET", key)).content
+
+    async def ready(self) -> None:
+        await self._call("HEAD", "")
 
     async def delete(self, key: str) -> None:
         await self._call("DELETE", key, ok=(200, 204, 404))
