@@ -26,6 +26,7 @@ from iep.observability.server import operations_server
 from iep.outbox.relay import Relay
 from iep.outbox.sweeper import Sweeper
 from iep.queue.port import SEND_QUEUE, WEBHOOK_QUEUE
+from iep.retention.sweeper import RetentionSweeper
 from iep.tenant_webhooks.worker import Dispatcher, WebhookWorker
 
 log = structlog.get_logger("iep.run")
@@ -108,6 +109,15 @@ async def run_role(settings: Settings, role: Role) -> None:
             interval_seconds=settings.queue_sweep_interval_seconds,
         )
         parts.append(("sweeper", sweeper.run, sweeper.stop))
+        retention = RetentionSweeper(
+            container.engine,
+            container.clock,
+            container.attachment_store,
+            attachment_days=settings.attachment_retention_days,
+            message_days=settings.message_retention_days,
+            interval_seconds=settings.retention_sweep_interval_seconds,
+        )
+        parts.append(("retention", retention.run, retention.stop))
     if role in (Role.WEBHOOKS, Role.ALL, Role.DEV):
         dispatcher = Dispatcher(
             container.engine,
