@@ -100,3 +100,4 @@ async def test_n_sends_through_two_worker_processes_sum_to_n(
             assert resp.status_code == 200
             per_process.append(_sent(resp.text, tenant.slug))
     assert sum(per_process) == N, per_process
+    assert all(count > 0 for count in per_process), per_process  # both processes sent: the sum is of two

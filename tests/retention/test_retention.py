@@ -9,6 +9,7 @@ import base64
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -16,7 +17,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from iep.attachments.storage import AttachmentStore, LocalStore, S3Store, StorageError
+from iep.attachments import storage
+from iep.attachments.storage import AttachmentStore, LocalStore, S3Store, StorageError, StoredObject, make_key
 from iep.bootstrap import Container
 from iep.kit.clock import FakeClock
 from iep.kit.sigv4 import AwsCredentials
@@ -49,6 +51,10 @@ class CountingStore:
 
     async def ready(self) -> None:
         await self.inner.ready()
+
+    async def pages(self) -> AsyncIterator[list[StoredObject]]:
+        async for page in self.inner.pages():
+            yield page
 
     async def close(self) -> None:
         await self.inner.close()
@@ -205,3 +211,40 @@ async def test_message_retention_blanks_old_finished_bodies_and_their_events(
     resp = await api.get(f"/v1/messages/{old}", headers=tenant.headers)
     assert resp.status_code == 200
     assert resp.json()["status"] == "sent"
+
+
+async def test_files_no_row_names_are_deleted_once_old_by_the_storage_clock(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, clock: FakeClock, store: CountingStore
+) -> None:
+    """ADR 0005: an accept that failed after storing its files leaves them with no row; the sweep removes them
+    when the storage's own timestamp says they are older than the retention."""
+    container.attachment_store = store
+    clock.advance((datetime.now(UTC) - clock.now()).total_seconds())  # the fake clock at the storage's time
+    orphan = make_key(uuid.uuid4(), uuid.uuid4(), "left-behind.pdf")
+    await store.put(orphan, PDF, "application/pdf")
+    clock.advance(DAY)
+    swept = await _sweeper(container, clock, store).sweep_once()
+    assert swept.orphans == 0  # a day old: kept
+    assert await _stored(store, orphan)
+
+    clock.advance(30 * DAY)
+    # Accepted just now: its row is young, though its file is as old as the orphan by the storage's clock.
+    kept = await _accept_with_file(api, tenant)
+    (kept_key,) = await _keys(container, kept)
+    swept = await _sweeper(container, clock, store).sweep_once()
+    assert swept.orphans == 1
+    assert not await _stored(store, orphan)
+    assert await _stored(store, kept_key)
+    assert store.deletes == Counter({orphan: 1})
+
+
+async def test_listing_pages_through_every_object(store: CountingStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(storage, "PAGE", 2)  # S3: max-keys=2, so the listing follows continuation tokens
+    keys = {make_key(uuid.uuid4(), uuid.uuid4(), f"f{n}.pdf") for n in range(5)}
+    for key in keys:
+        await store.put(key, PDF, "application/pdf")
+    pages = [page async for page in store.pages()]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    listed = [o for page in pages for o in page]
+    assert {o.key for o in listed} == keys
+    assert all(abs((o.modified - datetime.now(UTC)).total_seconds()) < 120 for o in listed)

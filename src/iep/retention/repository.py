@@ -27,6 +27,11 @@ FOR UPDATE SKIP LOCKED
 """
 )
 
+# Of these stored keys, the ones a row still names (a file whose row is purged or gone is no one's).
+_NAMED_KEYS = text(
+    "SELECT storage_key FROM attachments WHERE storage_key = ANY(:keys) AND purged_at IS NULL"
+).bindparams(bindparam("keys", type_=ARRAY(Text)))
+
 _MARK_PURGED = text("UPDATE attachments SET purged_at = :now WHERE id = ANY(:ids)").bindparams(
     bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))
 )
@@ -65,6 +70,10 @@ async def expired_attachments(conn: AsyncConnection, cutoff: datetime, limit: in
     return [dict(r._mapping) for r in rows]
 
 
+async def named_keys(conn: AsyncConnection, keys: Sequence[str]) -> set[str]:
+    return {r.storage_key for r in await conn.execute(_NAMED_KEYS, {"keys": list(keys)})}
+
+
 async def mark_purged(conn: AsyncConnection, ids: Sequence[uuid.UUID], now: datetime) -> None:
     if ids:
         await conn.execute(_MARK_PURGED, {"ids": list(ids), "now": now})
@@ -73,7 +82,5 @@ async def mark_purged(conn: AsyncConnection, ids: Sequence[uuid.UUID], now: date
 async def purge_messages(
     conn: AsyncConnection, cutoff: datetime, statuses: Sequence[str], limit: int
 ) -> tuple[int, int]:
-    row = (
-        await conn.execute(_PURGE_MESSAGES, {"cutoff": cutoff, "statuses": list(statuses), "limit": limit})
-    ).one()
+    row = (await conn.execute(_PURGE_MESSAGES, {"cutoff": cutoff, "statuses": list(statuses), "limit": limit})).one()
     return int(row.messages), int(row.events)

@@ -2,6 +2,8 @@
 
 - Attachment files are deleted from storage ATTACHMENT_RETENTION_DAYS after their message was accepted (default
   30); the `attachments` row stays, with `purged_at` set.
+- Stored files that no row names (an accept that failed after storing them, ADR 0005) are deleted once they are
+  as old as that by the storage's own timestamp.
 - With MESSAGE_RETENTION_DAYS set, finished messages accepted longer ago lose their bodies (raw and rendered) and
   variables, and their events are deleted. Failed and bounced messages are kept whole: they can still be retried.
 
@@ -37,6 +39,7 @@ class Swept:
     attachments: int = 0
     messages: int = 0
     events: int = 0
+    orphans: int = 0
 
 
 class RetentionSweeper:
@@ -62,10 +65,11 @@ class RetentionSweeper:
 
     async def sweep_once(self) -> Swept:
         attachments = await self._attachments()
+        orphans = await self._orphans()
         messages, events = await self._messages()
-        if attachments or messages:
-            log.info("retention_swept", attachments=attachments, messages=messages, events=events)
-        return Swept(attachments, messages, events)
+        if attachments or messages or orphans:
+            log.info("retention_swept", attachments=attachments, orphans=orphans, messages=messages, events=events)
+        return Swept(attachments, messages, events, orphans)
 
     async def _attachments(self) -> int:
         if not self._attachment_days or self._store is None:
@@ -89,6 +93,31 @@ class RetentionSweeper:
             total += len(deleted)
             if len(rows) < self._batch or len(deleted) < len(rows):
                 return total
+
+    async def _orphans(self) -> int:
+        if not self._attachment_days or self._store is None:
+            return 0
+        cutoff = self._clock.now() - timedelta(days=self._attachment_days)
+        total = 0
+        # One transaction for the whole listing: the lock keeps a second sweeper off it.
+        async with self._engine.begin() as conn:
+            if not await repository.try_lock(conn):
+                return 0
+            async for page in self._store.pages():
+                old = [o.key for o in page if o.modified < cutoff]
+                if not old:
+                    continue
+                named = await repository.named_keys(conn, old)
+                for key in old:
+                    if key in named:
+                        continue
+                    try:
+                        await self._store.delete(key)
+                    except StorageError as exc:
+                        log.warning("retention_delete_failed", key=key, error=str(exc)[:200])
+                        continue
+                    total += 1
+        return total
 
     async def _messages(self) -> tuple[int, int]:
         if not self._message_days:
