@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from iep.bootstrap import Container
 from iep.kit.clock import FakeClock
+from iep.observability import metrics
+from iep.providers.base import PermanentProviderError, ProviderError, TransientProviderError
 from iep.providers.smtp import SmtpProvider
 from tests.conftest import TenantKey, make_tenant
 from tests.limits.conftest import limited_tenant
@@ -146,3 +149,28 @@ async def test_an_unreachable_provider_counts_a_connection_error(
         _value(after, "iep_provider_errors_total", **errors) - _value(before, "iep_provider_errors_total", **errors)
         == 1
     )
+
+
+def _raised(error: ProviderError, cause: BaseException | None) -> ProviderError:
+    try:
+        raise error from cause
+    except ProviderError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("error", "cause", "expected"),
+    [
+        (TransientProviderError("slow down", code=429), None, "rate_limited"),
+        (PermanentProviderError("bad key", code=401), None, "auth"),
+        (PermanentProviderError("535 auth failed", code=535), None, "auth"),
+        (TransientProviderError("timed out"), TimeoutError(), "timeout"),
+        (TransientProviderError("refused"), ConnectionRefusedError(), "connection"),
+        (TransientProviderError("451 later", code=451), None, "transient"),
+        (PermanentProviderError("550 no such user", code=550), None, "permanent"),
+    ],
+)
+def test_error_types_are_a_bounded_set(error: ProviderError, cause: BaseException | None, expected: str) -> None:
+    kind = metrics.error_type(_raised(error, cause))
+    assert kind == expected
+    assert kind in metrics.ERROR_TYPES
