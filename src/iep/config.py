@@ -43,8 +43,9 @@ class Settings(BaseSettings):
     queue_backend: QueueBackend = QueueBackend.POSTGRES
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    # Roles without the API serve /metrics, /health and /ready here (every process its own: docs/operations.md).
-    metrics_port: int = Field(default=9464, ge=1, le=65535)
+    # Roles without the API serve /metrics, /health and /ready here (every process its own: docs/operations.md);
+    # 0 = any free port (logged as operations_listening).
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
     # Where `make dev` keeps embedded PostgreSQL and the dev inbox.
     state_dir: Path = Path(".iep")
     templates_source_dir: Path = Path("templates")

@@ -22,7 +22,7 @@ from iep.kit import migrate
 from iep.kit.embedded_pg import ensure_embedded
 from iep.kit.selftest import ensure_safe_interpreter
 from iep.observability.metrics import BreakerCollector
-from iep.observability.server import operations_server
+from iep.observability.server import OperationsServer
 from iep.outbox.relay import Relay
 from iep.outbox.sweeper import Sweeper
 from iep.queue.port import SEND_QUEUE, WEBHOOK_QUEUE
@@ -138,12 +138,8 @@ async def run_role(settings: Settings, role: Role) -> None:
     if role not in (Role.API, Role.ALL, Role.DEV):
         # No API here: /metrics, /health and /ready on METRICS_PORT. The relay also reports queue depth and lag.
         scraped = (SEND_QUEUE, WEBHOOK_QUEUE) if role is Role.RELAY else ()
-        ops = operations_server(container, role, [(name, container.queue(name)) for name in scraped])
-
-        def _stop_ops() -> None:
-            ops.should_exit = True
-
-        parts.append(("operations", ops.serve, _stop_ops))
+        ops = OperationsServer(container, role, [(name, container.queue(name)) for name in scraped])
+        parts.append(("operations", ops.run, ops.stop))
 
     smtp_listen = None
     if role in (Role.SMTP, Role.ALL, Role.DEV):
