@@ -63,3 +63,15 @@ def test_the_infrastructure_is_the_seeds_with_persistence_and_health_checks(comp
         assert services[name]["healthcheck"]["test"], name
         volume = services[name]["volumes"][0].split(":")[0]
         assert volume in compose["volumes"], name
+
+
+def test_every_bind_mount_names_a_file_of_the_repository(compose: dict[str, Any]) -> None:
+    mounts = [
+        volume.split(":")[0]
+        for service in compose["services"].values()
+        for volume in service.get("volumes", [])
+        if volume.startswith("./")
+    ]
+    assert mounts
+    for source in mounts:
+        assert (ROOT / source).exists(), source

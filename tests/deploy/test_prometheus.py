@@ -133,3 +133,13 @@ def test_the_dashboard_is_valid_and_queries_only_registered_metrics() -> None:
 
 def test_the_name_extraction_sees_what_it_must() -> None:
     assert metric_names('sum by (le) (rate(iep_x_bucket{a="b"}[5m])) / max(iep_y)') == {"iep_x_bucket", "iep_y"}
+
+
+def test_promtool_checks_the_compose_scrape_config(promtool: str) -> None:
+    result = subprocess.run(
+        [promtool, "check", "config", "prometheus.yml"], cwd=DEPLOY / "prometheus", capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"] for job in config["scrape_configs"]}
+    assert jobs == {f"iep-{role}" for role in ("api", "worker", "relay", "webhooks", "smtp")}
