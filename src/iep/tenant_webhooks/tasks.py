@@ -103,7 +103,7 @@ async def deliver_event(deps: WebhookDeps, event_id: uuid.UUID) -> str | None:
     async with deps.engine.connect() as pooled:
         conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
         status, disabled = await repository.record_attempt(conn, params)
-    metrics.webhook_delivery(status)
+    metrics.webhook_delivery(status)  # metrics
     bound = log.bind(
         webhook_id=msg_id,
         message_id=str(row["message_id"]),
