@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     queue_backend: QueueBackend = QueueBackend.POSTGRES
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Roles without the API serve /metrics, /health and /ready here (every process its own: docs/operations.md);
+    # 0 = any free port (logged as operations_listening).
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
     # Where `make dev` keeps embedded PostgreSQL and the dev inbox.
     state_dir: Path = Path(".iep")
     templates_source_dir: Path = Path("templates")
@@ -118,6 +121,12 @@ class Settings(BaseSettings):
     s3_region: str = "us-east-1"
     # Attachments are kept here when S3_BUCKET is unset (dev); else in the bucket.
     attachments_dir: Path = Path(".iep/attachments")
+    # Attachments are deleted from storage this many days after their message was accepted (0 = kept for ever).
+    attachment_retention_days: int = Field(default=30, ge=0)
+    # Bodies (raw and rendered) of finished messages are blanked, and their events deleted, after this many days
+    # (0 = kept for ever). The message row, its status and ids stay.
+    message_retention_days: int = Field(default=0, ge=0)
+    retention_sweep_interval_seconds: float = Field(default=3600.0, gt=0)
     otel_exporter_otlp_endpoint: str | None = None
 
     log_level: str = "info"

@@ -39,5 +39,8 @@ async def test_outbox_lag_and_queue_depth(
     after = await _scrape(api)
     assert after[("iep_outbox_pending", ())] == 0
     assert after[("iep_outbox_lag_seconds", ())] == 0
-    assert after[("iep_queue_depth", (("backend", "postgres"), ("state", "ready")))] == 3
-    assert after[("iep_queue_depth", (("backend", "postgres"), ("state", "dead")))] == 0
+    # Seed 003's {queue} label beside the {backend, state} ones queries were written for.
+    send = (("backend", "postgres"), ("queue", "mail.send"))
+    assert after[("iep_queue_depth", (*send, ("state", "ready")))] == 3
+    assert after[("iep_queue_depth", (*send, ("state", "dead")))] == 0
+    assert after[("iep_queue_depth", (("backend", "postgres"), ("queue", "mail.webhook"), ("state", "ready")))] == 0

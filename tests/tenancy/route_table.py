@@ -32,7 +32,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/docs"): Route(None, PUBLIC + " (the docs UI)"),
     ("GET", "/docs/oauth2-redirect"): Route(None, PUBLIC + " (part of the docs UI)"),
     ("GET", "/health"): Route(None, PUBLIC + " (liveness)"),
-    ("GET", "/ready"): Route(None, PUBLIC + " (readiness of the database)"),
+    ("GET", "/ready"): Route(None, PUBLIC + " (readiness of every part the role uses)"),
     ("GET", "/metrics"): Route(None, "Prometheus scrape: aggregate counts, scraped from the private network"),
     ("POST", "/webhooks/{provider}"): Route(None, "provider events in: the provider's signature authenticates"),
     ("POST", "/webhooks/{provider}/{account_id}"): Route(

@@ -8,11 +8,15 @@ import contextlib
 import os
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
+from lxml import etree
 
 from iep.kit.sigv4 import AwsCredentials, signed_headers
 
@@ -21,12 +25,30 @@ class StorageError(Exception):
     """The store could not be reached or refused: the caller retries (send) or answers 503 (accept)."""
 
 
+# S3's listing is parsed without entities or network access: the answer comes from storage, not from us.
+_XML = etree.XMLParser(resolve_entities=False, no_network=True)
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    modified: datetime
+
+
 class AttachmentStore(Protocol):
     async def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
     async def get(self, key: str) -> bytes: ...
 
     async def delete(self, key: str) -> None: ...
+
+    async def ready(self) -> None:
+        """Raise StorageError when the storage cannot be reached (readiness)."""
+
+    def pages(self) -> AsyncIterator[list[StoredObject]]:
+        """Every stored object, a page at a time (the retention sweep looks for files no row names)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -62,6 +84,34 @@ class LocalStore:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(self._path(key).unlink)
 
+    async def ready(self) -> None:
+        await asyncio.to_thread(self._writable)
+
+    async def pages(self) -> AsyncIterator[list[StoredObject]]:
+        found = await asyncio.to_thread(self._walk)
+        for start in range(0, len(found), PAGE):
+            yield found[start : start + PAGE]
+
+    def _walk(self) -> list[StoredObject]:
+        found = []
+        for folder, _, files in os.walk(self._root):
+            for name in files:
+                if name.startswith(".upload."):  # a write in progress, renamed into place when complete
+                    continue
+                path = Path(folder) / name
+                with contextlib.suppress(FileNotFoundError):
+                    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                    found.append(StoredObject(str(path.relative_to(self._root)), modified))
+        return found
+
+    def _writable(self) -> None:
+        try:
+            self._root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"the attachments directory cannot be made: {exc}") from exc
+        if not os.access(self._root, os.W_OK | os.X_OK):
+            raise StorageError(f"the attachments directory {self._root} is not writable")
+
     async def close(self) -> None:
         return None
 
@@ -87,6 +137,29 @@ class S3Store:
     async def get(self, key: str) -> bytes:
         return (await self._call("GET", key)).content
 
+    async def ready(self) -> None:
+        await self._call("HEAD", "")
+
+    async def pages(self) -> AsyncIterator[list[StoredObject]]:
+        """ListObjectsV2, a page per request."""
+        token: str | None = None
+        while True:
+            params = {"list-type": "2", "max-keys": str(PAGE)} | ({"continuation-token": token} if token else {})
+            response = await self._call("GET", "", query=urlencode(sorted(params.items()), quote_via=quote))
+            try:
+                root = etree.fromstring(response.content, parser=_XML)
+            except etree.XMLSyntaxError as exc:
+                raise StorageError(f"S3 list: not XML: {exc}") from exc
+            yield [
+                StoredObject(
+                    str(item.findtext("{*}Key")), datetime.fromisoformat(str(item.findtext("{*}LastModified")))
+                )
+                for item in root.findall("{*}Contents")
+            ]
+            token = root.findtext("{*}NextContinuationToken")
+            if root.findtext("{*}IsTruncated") != "true" or not token:
+                return
+
     async def delete(self, key: str) -> None:
         await self._call("DELETE", key, ok=(200, 204, 404))
 
@@ -94,9 +167,15 @@ class S3Store:
         await self._client.aclose()
 
     async def _call(
-        self, method: str, key: str, body: bytes = b"", headers: dict[str, str] | None = None, ok: tuple[int, ...] = ()
+        self,
+        method: str,
+        key: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (),
+        query: str = "",
     ) -> httpx.Response:
-        url = f"{self._base}/{quote(key, safe='/')}"
+        url = f"{self._base}/{quote(key, safe='/')}" + (f"?{query}" if query else "")
         signed = signed_headers(
             method, url, headers=dict(headers or {}), body=body, service="s3", credentials=self._credentials
         )

@@ -31,6 +31,7 @@ from iep.delivery.routing import ProviderRouter, Route
 from iep.kit.clock import Clock
 from iep.kit.crypto import CryptoError, KeyRing
 from iep.messages.status import FINAL, Status
+from iep.observability import metrics
 from iep.providers.base import Address, OutgoingEmail, PermanentProviderError, ProviderError, TransientProviderError
 from iep.providers.mime import HeaderInjectionError, check_outgoing
 from iep.rendering.errors import RenderError, RendererUnavailable
@@ -177,6 +178,7 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
             # circuit; a recipient's mailbox being full or greylisted says nothing about the provider.
             await deps.router.record(route, ok=not exc.transient or exc.about_recipients)
         provider_name = _name(route, exc)
+        metrics.provider_error(provider_name, exc)  # metrics
         bound.warning("send_failed", provider=provider_name, transient=exc.transient, code=exc.code, error=str(exc))
         if not exc.transient:
             return await _fail(deps, row, str(exc), exc.code, "permanent", provider_name, dead=False)
@@ -202,6 +204,7 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         return Decision(Outcome.DONE)
     # Only after the record: the gap between the provider's "accepted" and our commit stays one round trip.
     await deps.router.record(route, ok=True)
+    await metrics.message_outcome(deps.engine, row, "sent", result.provider, deps.clock.now())  # metrics
     bound.info("sent", provider=result.provider)
     return Decision(Outcome.DONE)
 
@@ -277,6 +280,7 @@ async def _suppressed(deps: DeliveryDeps, row: dict[str, Any], dropped: list[str
         await repository.record_suppressed(
             conn, row["id"], deps.worker_id, deps.clock.now(), dropped=dropped, fence=row["attempts"]
         )
+    await metrics.message_outcome(deps.engine, row, "suppressed", None)  # metrics
     log.info("suppressed", message_id=str(row["id"]), recipients=len(dropped))
     return Decision(Outcome.DONE)
 
@@ -331,6 +335,7 @@ async def _retry(
             provider=provider,
             fence=row["attempts"],
         )
+    await metrics.message_outcome(deps.engine, row, "retry_scheduled", provider)  # metrics
     return Decision(Outcome.RETRY, at)
 
 
@@ -357,5 +362,6 @@ async def _fail(
             dead_letter=dead,
             fence=row["attempts"],
         )
+    await metrics.message_outcome(deps.engine, row, "dlq" if dead else "failed", provider)  # metrics
     log.warning("failed", message_id=str(row["id"]), reason=reason, error=error[:300])
     return Decision(Outcome.DEAD if dead else Outcome.DONE)

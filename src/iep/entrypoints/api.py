@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 import iep
 from iep.api import problems
 from iep.bootstrap import Container
-from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
+from iep.config import Role
 from iep.limits.endpoints import router as usage_router
 from iep.messages.endpoints import router as messages_router
 from iep.observability.metrics import ScrapeMetrics
+from iep.observability.readiness import Readiness
 from iep.provider_events.endpoints import ProviderEventsDeps
 from iep.provider_events.endpoints import router as provider_events_router
+from iep.queue.port import SEND_QUEUE, WEBHOOK_QUEUE
 from iep.resend_compat.endpoints import router as resend_router
 from iep.sending_domains.endpoints import router as domains_router
 from iep.suppressions.endpoints import router as suppressions_router
@@ -25,7 +26,7 @@ from iep.tenancy.endpoints import router as keys_router
 from iep.tenant_webhooks.endpoints import router as webhooks_router
 
 
-def create_app(container: Container) -> FastAPI:
+def create_app(container: Container, role: Role = Role.API) -> FastAPI:
     app = FastAPI(
         title="IEP — Internal Email Platform",
         version=iep.__version__,
@@ -53,34 +54,21 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(resend_router)
 
     metrics = ScrapeMetrics(container.metrics_registry)
-    queue = container.queue()  # connects lazily, on the first scrape
+    # Both queues' handles connect lazily, on the first scrape.
+    queues = [(SEND_QUEUE, container.queue()), (WEBHOOK_QUEUE, container.queue(WEBHOOK_QUEUE))]
+    readiness = Readiness(container, role)
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=Response)
     async def metrics_endpoint() -> Response:
-        body = await metrics.render(container.engine, container.clock, queue)
+        body = await metrics.render(container.engine, container.clock, queues)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["operations"], summary="Readiness: the database answers")
-    async def ready(request: Request) -> JSONResponse:
-        checks: dict[str, str] = {}
-        try:
-            async with request.app.state.container.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"error: {type(exc).__name__}"
-        if all(v == "ok" for v in checks.values()):
-            return JSONResponse({"status": "ready", "checks": checks})
-        body = {
-            "type": PROBLEM_BASE + "not-ready",
-            "title": "Not ready",
-            "status": 503,
-            "checks": checks,
-        }
-        return JSONResponse(body, status_code=503, media_type=PROBLEM_JSON)
+    @app.get("/ready", tags=["operations"], summary="Readiness: every part this role uses answers")
+    async def ready() -> JSONResponse:
+        return await readiness.response()
 
     return app

@@ -23,9 +23,12 @@ from iep.inbound_mail.submission import Submission
 from iep.kit import migrate
 from iep.kit.embedded_pg import ensure_embedded
 from iep.kit.selftest import ensure_safe_interpreter
+from iep.observability.metrics import BreakerCollector
+from iep.observability.server import OperationsServer
 from iep.outbox.relay import Relay
 from iep.outbox.sweeper import Sweeper
-from iep.queue.port import WEBHOOK_QUEUE
+from iep.queue.port import SEND_QUEUE, WEBHOOK_QUEUE
+from iep.retention.sweeper import RetentionSweeper
 from iep.tenant_webhooks.worker import Dispatcher, WebhookWorker
 
 log = structlog.get_logger("iep.run")
@@ -68,7 +71,7 @@ async def run_role(settings: Settings, role: Role) -> None:
     parts: list[tuple[str, Callable[[], Coroutine[Any, Any, None]], Callable[[], Awaitable[None] | None]]] = []
     if role in (Role.API, Role.ALL, Role.DEV):
         config = uvicorn.Config(
-            create_app(container),
+            create_app(container, role),
             host=settings.host,
             port=settings.port,
             log_level="warning",
@@ -101,6 +104,8 @@ async def run_role(settings: Settings, role: Role) -> None:
             grace_seconds=settings.worker_shutdown_grace_seconds,
         )
         parts.append(("worker", worker.run, worker.stop))
+        if container.router.breaker is not None:
+            container.metrics_registry.register(BreakerCollector(container.router.breaker))
     if role in (Role.RELAY, Role.ALL, Role.DEV):
         relay = Relay(container.engine, url, container.queue(), batch_size=settings.relay_batch_size)
         parts.append(("relay", relay.run, relay.stop))
@@ -111,6 +116,15 @@ async def run_role(settings: Settings, role: Role) -> None:
             interval_seconds=settings.queue_sweep_interval_seconds,
         )
         parts.append(("sweeper", sweeper.run, sweeper.stop))
+        retention = RetentionSweeper(
+            container.engine,
+            container.clock,
+            container.attachment_store,
+            attachment_days=settings.attachment_retention_days,
+            message_days=settings.message_retention_days,
+            interval_seconds=settings.retention_sweep_interval_seconds,
+        )
+        parts.append(("retention", retention.run, retention.stop))
     if role in (Role.WEBHOOKS, Role.ALL, Role.DEV):
         dispatcher = Dispatcher(
             container.engine,
@@ -127,6 +141,12 @@ async def run_role(settings: Settings, role: Role) -> None:
             grace_seconds=settings.worker_shutdown_grace_seconds,
         )
         parts.append(("webhooks", webhooks.run, webhooks.stop))
+
+    if role not in (Role.API, Role.ALL, Role.DEV):
+        # No API here: /metrics, /health and /ready on METRICS_PORT. The relay also reports queue depth and lag.
+        scraped = (SEND_QUEUE, WEBHOOK_QUEUE) if role is Role.RELAY else ()
+        ops = OperationsServer(container, role, [(name, container.queue(name)) for name in scraped])
+        parts.append(("operations", ops.run, ops.stop))
 
     smtp_listen = None
     if role in (Role.SMTP, Role.ALL, Role.DEV):

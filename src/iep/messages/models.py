@@ -101,7 +101,10 @@ attachments = Table(
     # Set for an inline part the HTML shows as cid:<content_id>.
     Column("content_id", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set when the retention sweep deleted the file (ATTACHMENT_RETENTION_DAYS); the row stays as the record.
+    Column("purged_at", DateTime(timezone=True)),
     Index(None, "message_id"),
+    Index("ix_attachments_unpurged", "created_at", postgresql_where=text("purged_at IS NULL")),
 )
 
 events = Table(

@@ -71,6 +71,11 @@ class ProcessPool:
         self.recycled = 0
 
     @property
+    def serving(self) -> bool:
+        """Started, not closed, and at least one render process alive (the worker's readiness)."""
+        return self._started and not self._closed and any(p.alive for p in self._live)
+
+    @property
     def pids(self) -> list[int]:
         return sorted(p.process.pid for p in self._live)
 

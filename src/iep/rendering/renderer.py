@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from iep.observability.metrics import render_timer
 from iep.rendering import react_email
 from iep.rendering.catalog import TemplateCatalog, TemplateInvalid, TemplateSource, UnknownTemplate
 from iep.rendering.compile_cache import CompileCache, FileLock
@@ -104,11 +105,12 @@ class Renderer:
         """Inline Handlebars content (T1) under the hard timeout; the text part made from HTML when absent (T6)."""
         check_sources(subject=subject, html=html, text=text)
         checked = check_data(data)
-        simple = substitute(subject, html, text, checked)
-        if simple is not None:  # plain `{{name}}` substitution: no process round trip (docs/templates.md)
-            return Rendered(subject=simple[0].strip(), html=simple[1], text=simple[2])
-        request = {"op": "handlebars", "subject": subject, "html": html, "text": text, "data": checked}
-        return rendered_from(await self.python.call(request, time_limit=self.timeout))
+        with render_timer("handlebars"):
+            simple = substitute(subject, html, text, checked)
+            if simple is not None:  # plain `{{name}}` substitution: no process round trip (docs/templates.md)
+                return Rendered(subject=simple[0].strip(), html=simple[1], text=simple[2])
+            request = {"op": "handlebars", "subject": subject, "html": html, "text": text, "data": checked}
+            return rendered_from(await self.python.call(request, time_limit=self.timeout))
 
     async def check_inline(self, parts: Mapping[str, str]) -> dict[str, str]:
         """Parse large inline Handlebars parts in a render process (off the event loop); the errors by part."""
@@ -125,6 +127,10 @@ class Renderer:
         return await self.template(source, data)
 
     async def template(self, source: TemplateSource, data: Mapping[str, Any] | None) -> Rendered:
+        with render_timer(source.format):
+            return await self._template(source, data)
+
+    async def _template(self, source: TemplateSource, data: Mapping[str, Any] | None) -> Rendered:
         props = check_data(data)
         if source.format == "tsx":
             return await self._tsx(source, props)

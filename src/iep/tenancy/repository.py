@@ -45,6 +45,11 @@ async def tenant_by_slug(conn: AsyncConnection, slug: str) -> dict[str, Any] | N
     return dict(row._mapping) if row else None
 
 
+async def tenant_slug(conn: AsyncConnection, tenant_id: uuid.UUID) -> str | None:
+    """The tenant's slug: the `tenant` label of metrics."""
+    return (await conn.execute(select(tenants.c.slug).where(tenants.c.id == tenant_id))).scalar_one_or_none()
+
+
 async def list_tenants(conn: AsyncConnection) -> list[dict[str, Any]]:
     rows = await conn.execute(select(tenants).order_by(tenants.c.created_at))
     return [dict(r._mapping) for r in rows]

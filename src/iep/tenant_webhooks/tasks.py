@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from iep.kit.clock import Clock
 from iep.kit.crypto import CryptoError, KeyRing
 from iep.kit.ids import uuid7
+from iep.observability import metrics
 from iep.tenant_webhooks import repository, signing
 from iep.tenant_webhooks.sender import AttemptResult, WebhookSender
 
@@ -102,6 +103,7 @@ async def deliver_event(deps: WebhookDeps, event_id: uuid.UUID) -> str | None:
     async with deps.engine.connect() as pooled:
         conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
         status, disabled = await repository.record_attempt(conn, params)
+    metrics.webhook_delivery(status)  # metrics
     bound = log.bind(
         webhook_id=msg_id,
         message_id=str(row["message_id"]),
