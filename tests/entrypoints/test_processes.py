@@ -62,11 +62,13 @@ def _env(database_url: str, sink: SmtpSink, **extra: str) -> dict[str, str]:
 async def test_two_worker_processes_share_the_queue_and_deliver_each_message_once(
     api: httpx.AsyncClient, container: Container, tenant: TenantKey, sink: SmtpSink, database_url: str
 ) -> None:
+    sink.handler.data_delay = 0.02  # the work outlasts the copies' start-up, so both take some of it
     ids = []
-    for i in range(40):
+    for i in range(100):
         payload = {"to": [f"u{i}@example.com"], "from": "x@product.example", "subject": "S", "textBody": "T"}
         ids.append((await api.post("/v1/messages", json=payload, headers=tenant.headers)).json()["messageId"])
-    proc = _start("worker", _env(database_url, sink, WORKER_PROCESSES="2"))
+    metrics = free_port()
+    proc = _start("worker", _env(database_url, sink, WORKER_PROCESSES="2", METRICS_PORT=str(metrics)))
     try:
         first, _ = _children(proc, 2)
         await relay_all(container)
@@ -74,6 +76,9 @@ async def test_two_worker_processes_share_the_queue_and_deliver_each_message_onc
             if len(sink.handler.ids()) >= len(ids):
                 break
             await asyncio.sleep(0.1)
+        async with httpx.AsyncClient(timeout=5) as client:  # each copy serves its own metrics, on its own port
+            scraped = [(await client.get(f"http://127.0.0.1:{metrics + i}/metrics")).text for i in (0, 1)]
+        assert all("iep_messages_total" in text for text in scraped)
         psutil.Process(first).kill()  # a copy that dies is started again
         assert len(_children(proc, 2, without=first)) == 2
     finally:

@@ -98,7 +98,11 @@ def run(role: str | None) -> None:
         if not settings.database_url:
             raise click.ClickException("several processes of a role need DATABASE_URL (not the embedded database)")
         env = {"WORKER_PROCESSES": "1", "API_WORKERS": "1"}
-        sys.exit(run_copies(chosen, copies, env=env, host=settings.host, port=settings.port))
+        sys.exit(
+            run_copies(
+                chosen, copies, env=env, host=settings.host, port=settings.port, metrics_port=settings.metrics_port
+            )
+        )
     try:
         asyncio.run(run_role(settings, chosen))
     except UnsafeInterpreterError as exc:

@@ -45,8 +45,14 @@ def inherited_socket() -> socket.socket | None:
     return socket.socket(fileno=int(fd)) if fd else None
 
 
-def run_copies(role: Role, count: int, *, env: Mapping[str, str], host: str = "", port: int = 0) -> int:
-    """Run `count` copies of `role` until SIGTERM/SIGINT; their exit code (0 when all stopped cleanly)."""
+def run_copies(
+    role: Role, count: int, *, env: Mapping[str, str], host: str = "", port: int = 0, metrics_port: int = 0
+) -> int:
+    """Run `count` copies of `role` until SIGTERM/SIGINT; their exit code (0 when all stopped cleanly).
+
+    Copies of a role without the API serve their own `/metrics` on `metrics_port + i` (Prometheus sums them);
+    with `metrics_port` 0 each picks a free port.
+    """
     sock = listening_socket(host, port) if role is Role.API else None
     child_env = dict(os.environ) | dict(env)
     pass_fds: tuple[int, ...] = ()
@@ -58,8 +64,9 @@ def run_copies(role: Role, count: int, *, env: Mapping[str, str], host: str = ""
         argv = [sys.executable, "-m", "iep", "run", "--role", role.value]
     stopping = False
 
-    def start() -> tuple[subprocess.Popen[bytes], float]:
-        return subprocess.Popen(argv, env=child_env, pass_fds=pass_fds), time.monotonic()  # noqa: S603
+    def start(i: int) -> tuple[subprocess.Popen[bytes], float]:
+        own = child_env | ({"METRICS_PORT": str(metrics_port + i)} if metrics_port else {})
+        return subprocess.Popen(argv, env=own, pass_fds=pass_fds), time.monotonic()  # noqa: S603
 
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -68,7 +75,7 @@ def run_copies(role: Role, count: int, *, env: Mapping[str, str], host: str = ""
             if proc.poll() is None:
                 proc.send_signal(signum)
 
-    copies = [start() for _ in range(count)]
+    copies = [start(i) for i in range(count)]
     log.info("copies_started", role=role.value, count=count, pids=[p.pid for p, _ in copies])
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -80,7 +87,7 @@ def run_copies(role: Role, count: int, *, env: Mapping[str, str], host: str = ""
             log.warning("copy_died", role=role.value, pid=proc.pid, code=proc.returncode)
             if time.monotonic() - started < _QUICK_DEATH_SECONDS:
                 time.sleep(_QUICK_DEATH_SECONDS)  # a copy that cannot start must not spin
-            copies[i] = start()
+            copies[i] = start(i)
     codes = [proc.wait() for proc, _ in copies]
     if sock is not None:
         sock.close()
