@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 import iep
+from iep.admin.app import install as install_dashboard
 from iep.api import problems
 from iep.bootstrap import Container
 from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
@@ -46,6 +47,8 @@ def create_app(container: Container) -> FastAPI:
     # The operator's API: IEP_ADMIN_TOKEN, never a tenant key (off when the token is unset).
     app.include_router(admin_tenants_router)
     app.include_router(usage_router)
+    # The operator's dashboard (U1, S10): /admin, signed-in operators only, outside the OpenAPI document.
+    install_dashboard(app)
 
     metrics = ScrapeMetrics(container.metrics_registry)
     queue = container.queue()  # connects lazily, on the first scrape
