@@ -11,6 +11,7 @@ import pytest
 from iep.admin import auth
 from iep.bootstrap import Container
 from iep.entrypoints.api import create_app
+from tests.tenant_webhooks import conftest as webhook_fixtures
 
 OPERATOR = "ops@iep.test"
 PASSWORD = "correct horse battery staple"
@@ -52,3 +53,8 @@ async def signed_in(container: Container, dashboard: httpx.AsyncClient) -> httpx
     answer = await sign_in(dashboard)
     assert answer.status_code == 303, answer.text
     return dashboard
+
+
+# The tenant webhooks' container (loopback receivers allowed, an encryption key) and their verifying receiver.
+hooks = webhook_fixtures.hooks
+receiver = webhook_fixtures.receiver

@@ -64,6 +64,7 @@ async def test_operator_tour(container: Container, sink: SmtpSink, clock: FakeCl
     async with serve(container) as base, httpx.AsyncClient(base_url=base) as api:
         await _tour(container, sink, clock, browser, base, api)
         await _screenshots(browser, base)
+        await _without_javascript(browser, base)
 
 
 async def _tour(
@@ -90,6 +91,10 @@ async def _tour(
     await sign_in(page, base, OPERATOR, PASSWORD)
     # The session cookie is HttpOnly: no script on the page can read it.
     assert "iep_admin" not in await page.evaluate("() => document.cookie")
+    assert await page.evaluate("() => typeof htmx") == "object"  # the vendored copy, served by IEP
+    # Keyboard first: the first Tab lands on the skip link, and it leads to the content.
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("() => document.activeElement.textContent") == "Skip to content"
 
     # Find by recipient, open the timeline and the sandboxed preview.
     await page.fill("input[name=q]", "alice@example.com")
@@ -195,3 +200,20 @@ async def _screenshots(browser: Browser, base: str) -> None:
         assert wide == {}, f"wider than {width}px: {wide}"
         assert w.errors == [], w.errors
         await w.close()
+
+
+async def _without_javascript(browser: Browser, base: str) -> None:
+    """The read-only pages work with scripting off: signing in is a form, every page is rendered by the server."""
+    context = await browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    await sign_in(page, base, OPERATOR, PASSWORD)
+    await page.fill("input[name=q]", "alice@example.com")
+    async with page.expect_navigation():
+        await page.click("form[role=search] button[type=submit]")
+    await expect(page.locator("#results tbody tr")).to_have_count(1)
+    async with page.expect_navigation():
+        await page.click("#results tbody tr a")
+    await expect(page.locator("ol.timeline")).to_contain_text("sent")
+    await page.goto(f"{base}/admin/health")
+    await expect(page.locator("#health-panel")).to_contain_text("mail.send")
+    await context.close()
