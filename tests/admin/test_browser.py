@@ -108,6 +108,8 @@ async def _tour(
     frame = page.frame_locator("iframe.preview")
     await expect(frame.locator("h1")).to_have_text("Preview me")
     assert await page.get_attribute("iframe.preview", "sandbox") == ""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "tour-message-1280.png"))  # the README's picture (docs/images/)
 
     # Retry one failed message and see it sent.
     await page.goto(f"{base}/admin/messages/{failed_id}")

@@ -189,7 +189,7 @@ async def message(message_id: str, request: Request, session: Operator) -> Respo
         {**e, "payload": json.dumps(e["payload"], indent=2, ensure_ascii=False, default=str) if e["payload"] else ""}
         for e in row["events"]
     ]
-    metadata = json.dumps(row["metadata"], indent=2, ensure_ascii=False) if row["metadata"] else "—"
+    metadata = json.dumps(row["metadata"], indent=2, ensure_ascii=False) if row["metadata"] else ""
     flash = "Queued again." if request.query_params.get("retried") else None
     return web.page(request, "message.html", m=row, events=events, metadata=metadata, flash=flash)
 
