@@ -311,7 +311,8 @@ class RabbitQueue:
                 return int((result.consumer_count if consumers else result.message_count) or 0)
 
             ready = sum([await count(name) for name in self._consumed()])
-            attached = sum([await count(name, consumers=True) for name in self._consumed()])
+            # Each consumer subscribes to every priority queue of its topic: the busiest one counts them.
+            attached = max([await count(name, consumers=True) for name in self._consumed()])
             delayed = sum([await count(tier_name(ms)) for ms in RETRY_TIERS_MS])
             dead = await count(DEAD_LETTER_QUEUE)
         return Depth(ready=ready, delayed=delayed, dead=dead, consumers=attached)
