@@ -6,22 +6,37 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import httpx
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 
+from iep.admin.app import ROUTERS
 from iep.bootstrap import Container
 from tests.admin.conftest import OPERATOR, ORIGIN, PASSWORD, csrf_of, make_operator, sign_in
+from tests.conftest import make_tenant
 
 IEP = str(Path(sys.executable).with_name("iep"))
 
 
-async def test_pages_need_a_session(dashboard: httpx.AsyncClient) -> None:
-    for path in ("/admin/messages", "/admin/tenants", "/admin/dlq", "/admin/health", "/admin/analytics"):
-        answer = await dashboard.get(path)
-        assert answer.status_code == 303, path
-        assert answer.headers["location"] == "/admin/login"
+async def test_every_page_needs_a_session_and_a_tenant_key_opens_none(
+    container: Container, dashboard: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(container, "acme", scopes=("send", "read", "admin"))
+    pages = [
+        route.path.replace("{message_id}", str(uuid.UUID(int=1))).replace("{slug}", "acme")
+        for router in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and "GET" in route.methods and route.path not in ("/admin", "/admin/login")
+    ]
+    assert len(pages) >= 15
+    for path in pages:
+        for headers in ({}, tenant.headers):
+            answer = await dashboard.get(path, headers=headers)
+            assert answer.status_code == 303, path
+            assert answer.headers["location"] == "/admin/login"
 
 
 async def test_sign_in_sets_a_strict_cookie_and_the_session_is_server_side(
