@@ -181,3 +181,30 @@ async def test_dev_inbox_lists_what_it_kept(container: Container, signed_in: htt
     assert "Kept" in page.text
     assert f'href="/admin/messages/{mid}"' in page.text
     assert 'href="/admin/inbox"' in page.text  # the nav shows it in dev
+
+
+async def test_preview_is_sandboxed_and_the_raw_mime_downloads(
+    container: Container, signed_in: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(container, "acme")
+    body = {
+        "to": ["p@example.com"],
+        "from": {"email": "app@product.example", "name": "App"},
+        "subject": "Hello {{name}}",
+        "htmlBody": "<h1>Hi {{name}}</h1><script>alert(1)</script>",
+        "variables": {"name": "Ada"},
+    }
+    answer = await signed_in.post("/v1/messages", json=body, headers=tenant.headers)
+    mid = answer.json()["messageId"]
+    page = (await signed_in.get(f"/admin/messages/{mid}")).text
+    assert f'<iframe class="preview" sandbox src="/admin/messages/{mid}/preview"' in page
+    preview = await signed_in.get(f"/admin/messages/{mid}/preview")
+    assert preview.headers["content-security-policy"] == (
+        "sandbox; default-src 'none'; img-src data: https:; style-src 'unsafe-inline'"
+    )
+    assert "<h1>Hi Ada</h1>" in preview.text  # rendered by the worker's own code before it was sent
+    raw = await signed_in.get(f"/admin/messages/{mid}/raw")
+    assert raw.headers["content-type"] == "message/rfc822"
+    assert raw.headers["content-disposition"] == f'attachment; filename="{mid}.eml"'
+    assert b"Subject: Hello Ada" in raw.content
+    assert b"To: p@example.com" in raw.content
