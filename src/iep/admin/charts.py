@@ -13,7 +13,7 @@ LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
 class Series:
     name: str
     points: str  # "x,y x,y …" for <polyline points>
-    total: float
+    summary: str  # the legend's figure: a total for counts, the peak for durations
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,9 @@ def _nice(value: float) -> float:
     return 10 * scale
 
 
-def line_chart(title: str, unit: str, hours: list[datetime], values: dict[str, list[float]]) -> Chart:
+def line_chart(
+    title: str, unit: str, hours: list[datetime], values: dict[str, list[float]], *, peak: bool = False
+) -> Chart:
     top = _nice(max((v for series in values.values() for v in series), default=0))
     plot_w = WIDTH - LEFT - RIGHT
     plot_h = HEIGHT - TOP - BOTTOM
@@ -53,7 +55,14 @@ def line_chart(title: str, unit: str, hours: list[datetime], values: dict[str, l
     def xy(i: int, v: float) -> str:
         return f"{LEFT + i * step:.1f},{TOP + plot_h - (v / top) * plot_h:.1f}"
 
-    series = [Series(name, " ".join(xy(i, v) for i, v in enumerate(vals)), sum(vals)) for name, vals in values.items()]
+    series = [
+        Series(
+            name,
+            " ".join(xy(i, v) for i, v in enumerate(vals)),
+            f"peak {max(vals, default=0):.1f}" if peak else f"{sum(vals):g}",
+        )
+        for name, vals in values.items()
+    ]
     every = max(len(hours) // 6, 1)
     ticks = [(LEFT + i * step, h.strftime("%H:%M")) for i, h in enumerate(hours) if i % every == 0]
     return Chart(title, unit, series, top, ticks)

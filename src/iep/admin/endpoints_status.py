@@ -31,7 +31,7 @@ async def analytics(request: Request, session: Operator) -> Response:
     data = await operator.delivery_series(container.engine, container.clock.now(), CHART_HOURS)
     outcomes = charts.line_chart("Messages per hour", "messages", data["hours"], data["counts"])
     latency = charts.line_chart(
-        "Accept to sent (seconds)", "seconds", data["hours"], {"p50": data["p50"], "p95": data["p95"]}
+        "Accept to sent (seconds)", "seconds", data["hours"], {"p50": data["p50"], "p95": data["p95"]}, peak=True
     )
     return web.page(request, "analytics.html", charts=[outcomes, latency], hours=CHART_HOURS)
 
