@@ -81,6 +81,11 @@ async def test_settings_rotation_and_revocation(container: Container, signed_in:
     assert "Acme Ltd" in shown
     assert 'name="max_per_minute" value="5"' in shown
     assert "&#34;primary&#34;: &#34;smtp&#34;" in shown
+    emptied = await _post(signed_in, page, f"{page}/settings", settings="{}")  # the JSON is the whole object
+    assert emptied.status_code == 303
+    shown = (await signed_in.get(page)).text
+    assert "primary" not in shown
+    assert 'name="max_per_minute" value="5"' in shown  # limits change only through their own fields
     refused = await _post(signed_in, page, f"{page}/settings", max_per_minute="-1", settings="{}")
     assert refused.status_code == 422
     assert "Not saved" in refused.text

@@ -123,7 +123,7 @@ async def _tenant_page(request: Request, slug: str, *, status: int = 200, **extr
     now = container.clock.now()
     for key in keys:
         key["status"] = key_status(key, now)
-    others = {k: v for k, v in tenant["settings"].items() if k not in LIMIT_SETTINGS and not k.startswith("limits_")}
+    others = {k: v for k, v in tenant["settings"].items() if not _is_limit(k)}
     done = request.query_params.get("done")
     extra.setdefault("flash", f"Tenant {done}." if done else None)
     extra.setdefault("secret", None)
@@ -157,20 +157,19 @@ async def tenant_settings(slug: str, request: Request, act: Act) -> Response:
         others = json.loads(act.get("settings") or "{}")
         if not isinstance(others, dict):
             raise ValueError("other settings must be a JSON object")
-        others = {k: v for k, v in others.items() if k not in LIMIT_SETTINGS}
         async with container.engine.begin() as conn:
-            current = await tenancy.tenant(conn, slug)
-            # Keys dropped from the JSON are removed (null), as in the admin API's merge.
-            for key in current["settings"]:
-                if key not in others and key not in LIMIT_SETTINGS and not key.startswith("limits_"):
-                    others[key] = None
-            await tenancy.update_tenant(conn, slug, name=act.get("name") or None, settings=others)
+            await tenancy.replace_settings(conn, slug, name=act.get("name") or None, settings=others, kept=_is_limit)
             if limits:
                 await limits_service.update_limits(conn, slug, limits, container.clock.now())
     except (ValueError, tenancy.TenancyError) as exc:
         return await _tenant_page(request, slug, status=422, flash=f"Not saved: {exc}", flash_error=True)
     await _audit(request, act, "tenant_settings", slug, limits=limits)
     return web.redirect(f"/admin/tenants/{slug}?done=saved")
+
+
+def _is_limit(key: str) -> bool:
+    """Limit settings (and their bookkeeping, e.g. the quota version) change only through the limits' own rules."""
+    return key in LIMIT_SETTINGS or key.startswith("limits_")
 
 
 async def _set_active(request: Request, act: Action, slug: str, *, active: bool) -> Response:
