@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from iep.admin.app import ROUTERS as DASHBOARD_ROUTERS
 
 SEND_BODY = {"to": ["a@example.com"], "from": "x@product.example", "subject": "S", "textBody": "T"}
 
@@ -23,6 +25,7 @@ class Route:
     # A body valid enough that, with the right scope, the route answers from its handler, not from a parser.
     body: dict[str, Any] | None = None
     operator: bool = False  # the operator's admin API (IEP_ADMIN_TOKEN)
+    dashboard: bool = False  # the operator's dashboard: a session cookie (tests/admin/ covers every route)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -85,6 +88,17 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/admin/tenants/{slug}/activate"): Route(None, "operator API", operator=True),
     ("POST", "/v1/admin/tenants/{slug}/keys"): Route(None, "operator API", body={"scopes": ["send"]}, operator=True),
 }
+# The operator's dashboard (U1, S10): an operator's session cookie and CSRF token, never a tenant key; its own
+# tests (tests/admin/) walk the same routers for sign-in and CSRF.
+ROUTES.update(
+    {
+        (method, route.path): Route(None, "the dashboard: operator session, not a tenant key", dashboard=True)
+        for router in DASHBOARD_ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods - {"HEAD"}
+    }
+)
 
 
 def served(app: FastAPI) -> list[tuple[str, str]]:

@@ -37,7 +37,7 @@ DUMMY = {
 }
 TENANT = sorted(k for k, r in ROUTES.items() if r.scope is not None)
 OPERATOR = sorted(k for k, r in ROUTES.items() if r.operator)
-OPEN = sorted(k for k, r in ROUTES.items() if r.scope is None and not r.operator)
+OPEN = sorted(k for k, r in ROUTES.items() if r.scope is None and not r.operator and not r.dashboard)
 
 
 def _id(key: tuple[str, str]) -> str:

@@ -55,6 +55,10 @@ class BreakerStore(Protocol):
         """Count one call's outcome; the state before and after."""
         ...
 
+    async def peek(self, provider: str) -> State:
+        """The state as stored, changing nothing (the dashboard's provider health)."""
+        ...
+
 
 @dataclass
 class _Circuit:
@@ -81,6 +85,10 @@ class MemoryBreakerStore:
             return False, old, old  # one probe at a time
         c.state, c.probe_until = State.HALF_OPEN, now + policy.probe_timeout_seconds
         return True, old, c.state
+
+    async def peek(self, provider: str) -> State:
+        circuit = self._circuits.get(provider)
+        return circuit.state if circuit else State.CLOSED
 
     async def record(self, provider: str, now: float, ok: bool, policy: BreakerPolicy) -> tuple[State, State]:
         c = self._circuits.setdefault(provider, _Circuit())
@@ -123,6 +131,9 @@ class CircuitBreaker:
         now = self._clock.now().timestamp()
         old, new = await self._store.record(provider, now, ok, self.policy)
         self._note(provider, old, new, now)
+
+    async def state(self, provider: str) -> State:
+        return await self._store.peek(provider)
 
     def _note(self, provider: str, old: State, new: State, now: float) -> None:
         self.states[provider] = new

@@ -73,6 +73,10 @@ class RedisBreakerStore:
         )
         return bool(allowed), State(_text(old)), State(_text(new))
 
+    async def peek(self, provider: str) -> State:
+        stored = await self._redis.hget(self._keys(provider)[0], "state")
+        return State(_text(stored)) if stored else State.CLOSED
+
     async def record(self, provider: str, now: float, ok: bool, policy: BreakerPolicy) -> tuple[State, State]:
         ttl = int(policy.window_seconds) + 60
         old, new = await self._record(

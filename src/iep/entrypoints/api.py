@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 import iep
+from iep.admin.app import install as install_dashboard
 from iep.api import problems
 from iep.bootstrap import Container
 from iep.config import Role
@@ -52,6 +53,8 @@ def create_app(container: Container, role: Role = Role.API) -> FastAPI:
     app.include_router(usage_router)
     # Resend's own paths and error shape, so its SDKs work with only the base URL and key changed (A11).
     app.include_router(resend_router)
+    # The operator's dashboard (U1, S10): /admin, signed-in operators only, outside the OpenAPI document.
+    install_dashboard(app)
 
     metrics = ScrapeMetrics(container.metrics_registry)
     # Both queues' handles connect lazily, on the first scrape.

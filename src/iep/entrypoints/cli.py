@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.config import ConfigError, Role, Settings, load_settings
+from iep.entrypoints.cli_admins import admins
 from iep.entrypoints.cli_domains import domains
 from iep.kit.db import create_engine
 from iep.observability import logging as iep_logging
@@ -131,6 +132,7 @@ def openapi() -> None:
 
 
 main.add_command(domains)
+main.add_command(admins)
 
 
 @main.group()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from iep.tenancy import service as tenancy
 
 DEMO_SLUG = "demo"
 DEMO_DOMAIN = "demo.example"
+DEMO_OPERATOR = "admin@demo.example"
 # The example templates of a source checkout: what `make dev` serves when TEMPLATES_SOURCE_DIR has none.
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "templates"
 
@@ -59,9 +61,30 @@ async def demo_key(container: Container, settings: Settings) -> str:
     return key
 
 
+async def demo_operator(container: Container, settings: Settings) -> str:
+    """The demo operator's password for the dashboard: made once, kept in the state folder, set at each start."""
+    from iep.admin import auth
+
+    path = settings.state_dir / "demo-operator-password"
+    if path.exists():
+        password = path.read_text().strip()
+    else:
+        password = secrets.token_urlsafe(12)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+    async with container.engine.begin() as conn:
+        await auth.create_operator(conn, DEMO_OPERATOR, password, container.clock.now())
+    return password
+
+
 async def announce(container: Container, settings: Settings, *, smtp_listen: str | None = None) -> None:
     key = await demo_key(container, settings)
+    password = await demo_operator(container, settings)
     base = f"http://{settings.host}:{settings.port}"
+    # The session cookie is Secure: browsers keep it over plain http only for `localhost`.
+    loopback = settings.host in ("127.0.0.1", "::1", "localhost")
+    dashboard = f"http://localhost:{settings.port}/admin" if loopback else f"{base}/admin"
     body = json.dumps(
         {
             "to": ["ada@example.com"],
@@ -92,7 +115,7 @@ async def announce(container: Container, settings: Settings, *, smtp_listen: str
         "",
         "IEP is running (role dev: API + worker + relay + smtp, embedded PostgreSQL, dev inbox)",
         f"  API        {base}/v1/messages   (OpenAPI: {base}/docs)",
-        f"  Dashboard  {base}/docs",
+        f"  Dashboard  {dashboard}   (sign in: {DEMO_OPERATOR} / {password}; more: iep admins create)",
         f"  Demo key   {key}",
         f"  Dev inbox  {settings.state_dir / 'inbox'}   (list it: .venv/bin/iep messages inbox)",
         *smtp_line,

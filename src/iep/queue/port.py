@@ -38,6 +38,8 @@ class Depth:
     ready: int
     delayed: int
     dead: int
+    # Consumers attached now, where the backend can tell (RabbitMQ); None elsewhere.
+    consumers: int | None = None
 
 
 class Queue(Protocol):

@@ -305,14 +305,17 @@ class RabbitQueue:
         assert self._connection is not None
         async with self._connection.channel() as channel:
 
-            async def count(name: str) -> int:
+            async def count(name: str, consumers: bool = False) -> int:
                 queue = await channel.declare_queue(name, passive=True)
-                return int(queue.declaration_result.message_count or 0)
+                result = queue.declaration_result
+                return int((result.consumer_count if consumers else result.message_count) or 0)
 
             ready = sum([await count(name) for name in self._consumed()])
+            # Each consumer subscribes to every priority queue of its topic: the busiest one counts them.
+            attached = max([await count(name, consumers=True) for name in self._consumed()])
             delayed = sum([await count(tier_name(ms)) for ms in RETRY_TIERS_MS])
             dead = await count(DEAD_LETTER_QUEUE)
-        return Depth(ready=ready, delayed=delayed, dead=dead)
+        return Depth(ready=ready, delayed=delayed, dead=dead, consumers=attached)
 
     def wake(self) -> None:
         self._arrived.set()

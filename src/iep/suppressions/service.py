@@ -33,6 +33,7 @@ class Source(StrEnum):
     API = "api"
     CLI = "cli"
     PROVIDER_EVENT = "provider_event"
+    DASHBOARD = "dashboard"
 
 
 _threshold: int | None = None

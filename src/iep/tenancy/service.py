@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,6 +89,22 @@ async def update_tenant(
     if row is None:
         raise TenancyError(f"no tenant with slug {slug!r}")
     return row
+
+
+async def replace_settings(
+    conn: AsyncConnection,
+    slug: str,
+    *,
+    name: str | None,
+    settings: dict[str, Any],
+    kept: Callable[[str], bool],
+) -> dict[str, Any]:
+    """Make the tenant's settings `settings` (the dashboard's whole-object edit): keys left out are removed,
+    except those `kept` says belong to someone else (the limits, which have their own rules)."""
+    current = await tenant(conn, slug)
+    patch: dict[str, Any] = {k: None for k in current["settings"] if not kept(k)}
+    patch.update({k: v for k, v in settings.items() if not kept(k)})
+    return await update_tenant(conn, slug, name=name, settings=patch)
 
 
 async def set_active(conn: AsyncConnection, slug: str, *, active: bool, now: datetime | None = None) -> dict[str, Any]:
