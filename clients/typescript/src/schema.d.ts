@@ -96,7 +96,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: the database answers */
+        /** Readiness: every part this role uses answers */
         get: operations["ready"];
         put?: never;
         post?: never;
