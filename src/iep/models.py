@@ -1,5 +1,6 @@
 """Every table, imported once so Alembic and the tests see the whole schema."""
 
+from iep.directory import models as _directory
 from iep.kit.db import metadata
 from iep.limits import models as _limits
 from iep.messages import models as _messages
@@ -14,6 +15,7 @@ from iep.tenant_webhooks import models as _webhooks
 
 __all__ = ["metadata"]
 _ = (
+    _directory,
     _limits,
     _messages,
     _outbox,

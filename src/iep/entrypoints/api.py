@@ -10,6 +10,7 @@ from sqlalchemy import text
 import iep
 from iep.api import problems
 from iep.bootstrap import Container
+from iep.directory.endpoints import router as directory_router
 from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
 from iep.limits.endpoints import router as usage_router
 from iep.messages.endpoints import router as messages_router
@@ -46,6 +47,7 @@ def create_app(container: Container) -> FastAPI:
     # The operator's API: IEP_ADMIN_TOKEN, never a tenant key (off when the token is unset).
     app.include_router(admin_tenants_router)
     app.include_router(usage_router)
+    app.include_router(directory_router)
 
     metrics = ScrapeMetrics(container.metrics_registry)
     queue = container.queue()  # connects lazily, on the first scrape

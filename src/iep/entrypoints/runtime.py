@@ -15,7 +15,10 @@ import uvicorn
 from iep import bootstrap
 from iep.config import ConfigError, Role, Settings
 from iep.delivery.worker import Worker
+from iep.directory.events import DIRECTORY_TOPIC
+from iep.directory.relay import DirectoryRelay
 from iep.entrypoints.api import create_app
+from iep.entrypoints.registry import registry_parts
 from iep.inbound_mail.server import inbound_server
 from iep.inbound_mail.sink import StoringSink
 from iep.kit import migrate
@@ -120,6 +123,22 @@ async def run_role(settings: Settings, role: Role) -> None:
             grace_seconds=settings.worker_shutdown_grace_seconds,
         )
         parts.append(("webhooks", webhooks.run, webhooks.stop))
+
+    if role in (Role.API, Role.ALL, Role.DEV):
+        # The directory's audit writer takes its channel from this process's requests (seed 004 MS-1).
+        audit = container.directory.audit
+        parts.append(("directory-audit", audit.run, audit.stop))
+    if role in (Role.RELAY, Role.ALL, Role.DEV):
+        directory_relay = DirectoryRelay(
+            container.engine,
+            container.queue(DIRECTORY_TOPIC),
+            container.clock,
+            container.directory.metrics,
+            batch_size=settings.relay_batch_size,
+        )
+        parts.append(("directory-relay", directory_relay.run, directory_relay.stop))
+    if role in (Role.REGISTRY, Role.ALL, Role.DEV):
+        parts += registry_parts(container, settings)
 
     smtp_listen = None
     if role in (Role.SMTP, Role.ALL, Role.DEV):

@@ -3,7 +3,7 @@ so they are right whatever number of processes run each role."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.kit.clock import Clock
@@ -51,3 +51,34 @@ class ScrapeMetrics:
             for state, value in (("ready", depth.ready), ("delayed", depth.delayed), ("dead", depth.dead)):
                 self.queue_depth.labels(queue.name, state).set(value)
         return generate_latest(self.registry)
+
+
+# Seconds: the registry answers a lookup in a few milliseconds; the top buckets catch a slow or absent one.
+SMTP_CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class DirectoryMetrics:
+    """Seed 004 MS-3, by its own names (SPEC §3): the registry lookup's latency and the directory's events."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.smtp_check_duration = Histogram(
+            "smtp_check_duration_seconds",
+            "Time the directory waited for the address registry's uniqueness answer (failures included)",
+            buckets=SMTP_CHECK_BUCKETS,
+            registry=registry,
+        )
+        self.events_published = Counter(
+            "events_published", "Directory events handed to the queue backend", ["type"], registry=registry
+        )
+
+
+class RegistryMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        # outcome: applied, duplicate (seen before, no-op), parked (waits for an earlier one), dead (the DLQ),
+        # retried (a transient failure, tried again later).
+        self.events_processed = Counter(
+            "events_processed",
+            "Directory events the registry handled, by outcome",
+            ["type", "outcome"],
+            registry=registry,
+        )
