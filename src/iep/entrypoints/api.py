@@ -48,6 +48,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(admin_tenants_router)
     app.include_router(usage_router)
     app.include_router(directory_router)
+    _ = container.directory  # its metrics are on /metrics from the first scrape, not from the first user
 
     metrics = ScrapeMetrics(container.metrics_registry)
     queue = container.queue()  # connects lazily, on the first scrape
