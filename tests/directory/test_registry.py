@@ -24,6 +24,7 @@ from iep.kit.db import create_engine
 from iep.queue.port import Job, Queue
 from iep.registry.consumer import RegistryConsumer, backoff
 from tests.conftest import TenantKey
+from tests.directory.backends import Backend, backend
 from tests.directory.conftest import Registry, registry_consumer, until
 from tests.directory.flow import (
     dead_events,
@@ -36,14 +37,27 @@ from tests.directory.flow import (
 )
 from tests.support.fault_proxy import FaultProxy
 
-
-@pytest.fixture
-async def events_queue(container: Container) -> Queue:
-    return container.queue(DIRECTORY_TOPIC)
+__all__ = ["backend"]  # the fixture, parametrized over postgres, rabbitmq and redis
 
 
 @pytest.fixture
-async def consumer(container: Container, registry: Registry) -> AsyncIterator[RegistryConsumer]:
+async def events_queue(backend: Backend) -> Queue:
+    """The directory topic on the backend under test (postgres, rabbitmq, redis)."""
+    return backend.queue()
+
+
+@pytest.fixture
+async def consumer(backend: Backend, container: Container, registry: Registry) -> AsyncIterator[RegistryConsumer]:
+    worker = registry_consumer(container, backend.queue(), registry.metrics)
+    task = asyncio.create_task(worker.run())
+    yield worker
+    worker.stop()
+    await task
+
+
+@pytest.fixture
+async def pg_consumer(container: Container, registry: Registry) -> AsyncIterator[RegistryConsumer]:
+    """On the postgres backend alone: the registry role's requeue publishes through the container's backend."""
     worker = registry_consumer(container, container.queue(DIRECTORY_TOPIC), registry.metrics)
     task = asyncio.create_task(worker.run())
     yield worker
@@ -223,7 +237,7 @@ async def test_a_dead_event_can_be_inspected_and_requeued(
     tenant: TenantKey,
     container: Container,
     registry: Registry,
-    consumer: RegistryConsumer,
+    pg_consumer: RegistryConsumer,
 ) -> None:
     user = await _create(users_api, tenant, "requeue@corp.example")
     [doc] = await _documents(container)
