@@ -50,6 +50,7 @@ async def test_registry_down_during_creates_refuses_predictably(
         assert r.status_code == 503, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["type"] == "https://iep.dev/problems/registry-unavailable"
+        assert len(r.headers["X-Correlation-Id"]) == 32  # made here, answered with the problem too
         # A new address on update needs the registry too; a rename and a delete do not.
         r = await users_api.put(f"/v1/users/{uid}", json={"primary": "moved@corp.example"}, headers=tenant.headers)
         assert r.status_code == 503

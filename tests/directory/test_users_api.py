@@ -146,6 +146,11 @@ async def test_invalid_bodies_are_422(users_api: httpx.AsyncClient, tenant: Tena
     r = await users_api.post("/v1/users", json={"name": "", "primary": "not an address"}, headers=tenant.headers)
     assert r.status_code == 422
     assert {e["field"] for e in r.json()["errors"]} >= {"name", "primary"}
+    r = await users_api.post(
+        "/v1/users", json={"name": "a\u0000b", "primary": "ok@corp.example"}, headers=tenant.headers
+    )
+    assert r.status_code == 422
+    assert [e["field"] for e in r.json()["errors"]] == ["name"]
 
 
 async def test_50_concurrent_creates_of_one_address_get_50_distinct_addresses(

@@ -6,8 +6,10 @@ here), is answered in the same header, logged, and travels in the event to the r
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import structlog
@@ -21,7 +23,7 @@ from iep.directory import service
 from iep.directory.deps import DirectoryDeps
 from iep.directory.events import CORRELATION_HEADER
 from iep.directory.schemas import UserIn, UserOut, UserPage, UserUpdate
-from iep.kit.problems import InvalidQuery, NotFound
+from iep.kit.problems import InvalidQuery, NotFound, Problem
 from iep.tenancy.context import TenantContext
 
 router = APIRouter(prefix="/v1/users", tags=["directory"])
@@ -48,6 +50,18 @@ def correlation_id(request: Request) -> str:
     """The caller's correlation id when it is a sane token, else a new one."""
     given = request.headers.get(CORRELATION_HEADER, "")
     return given if _CORRELATION.fullmatch(given) else uuid.uuid4().hex
+
+
+@contextlib.contextmanager
+def traced(cid: str) -> Iterator[None]:
+    """Every line logged on the way (a failed registry lookup, say) carries the correlation id, and so does a
+    problem answer."""
+    try:
+        with structlog.contextvars.bound_contextvars(correlation_id=cid):
+            yield
+    except Problem as exc:
+        exc.headers.setdefault(CORRELATION_HEADER, cid)
+        raise
 
 
 def _deps(request: Request) -> DirectoryDeps:
@@ -100,10 +114,11 @@ async def create_user(request: Request, ctx: Annotated[TenantContext, Depends(re
     cid = correlation_id(request)
     now = container.clock.now()
     body = await parse_body(request, UserIn)
-    async with container.engine.begin() as conn:
-        view = await service.create_user(
-            conn, tenant_id=ctx.tenant_id, body=body, checker=_deps(request).checker, correlation_id=cid, now=now
-        )
+    with traced(cid):
+        async with container.engine.begin() as conn:
+            view = await service.create_user(
+                conn, tenant_id=ctx.tenant_id, body=body, checker=_deps(request).checker, correlation_id=cid, now=now
+            )
     _committed(request, view, "user_created", cid, ctx)
     return _answer(_out(view), 201, cid)
 
@@ -153,16 +168,17 @@ async def update_user(
     cid = correlation_id(request)
     uid = path_id(user_id, "user")
     body = await parse_body(request, UserUpdate)
-    async with container.engine.begin() as conn:
-        view = await service.update_user(
-            conn,
-            tenant_id=ctx.tenant_id,
-            user_id=uid,
-            body=body,
-            checker=_deps(request).checker,
-            correlation_id=cid,
-            now=container.clock.now(),
-        )
+    with traced(cid):
+        async with container.engine.begin() as conn:
+            view = await service.update_user(
+                conn,
+                tenant_id=ctx.tenant_id,
+                user_id=uid,
+                body=body,
+                checker=_deps(request).checker,
+                correlation_id=cid,
+                now=container.clock.now(),
+            )
     if view is None:
         raise NotFound("no such user")
     _committed(request, view, "user_updated", cid, ctx)
@@ -176,10 +192,11 @@ async def delete_user(
     container = request.app.state.container
     cid = correlation_id(request)
     uid = path_id(user_id, "user")
-    async with container.engine.begin() as conn:
-        event = await service.delete_user(
-            conn, tenant_id=ctx.tenant_id, user_id=uid, correlation_id=cid, now=container.clock.now()
-        )
+    with traced(cid):
+        async with container.engine.begin() as conn:
+            event = await service.delete_user(
+                conn, tenant_id=ctx.tenant_id, user_id=uid, correlation_id=cid, now=container.clock.now()
+            )
     if event is None:
         raise NotFound("no such user")
     _deps(request).audit.submit(uuid.UUID(event["eventId"]))

@@ -11,7 +11,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from iep.directory.addresses import normalize
 
 Address = Annotated[str, AfterValidator(normalize)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+# No control characters: a name ends up in logs and in mail headers, and PostgreSQL text refuses NUL.
+Name = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 MAX_SECONDARIES = 20
 
 
