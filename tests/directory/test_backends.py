@@ -7,8 +7,10 @@ import asyncio
 import json
 import random
 import signal
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +62,37 @@ def _logged(log: Path, event: str) -> list[dict[str, Any]]:
     return lines
 
 
+@dataclass
+class RegistryRole:
+    """`iep run --role registry` on one backend, restartable on its port."""
+
+    backend: Backend
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.process = start_role("registry", self.backend.env(REGISTRY_LISTEN=f"127.0.0.1:{self.port}"), self.log)
+        await _healthy(self.url, "the registry role", self.log)
+
+    async def stop(self) -> None:
+        if self.process is not None:
+            await asyncio.to_thread(stop_role, self.process)
+            self.process = None
+
+
 @pytest.fixture
-async def registry_role(backend: Backend, tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
-    """`iep run --role registry` on this backend; yields its URL and log."""
-    port = free_port()
-    log = tmp_path / "registry.log"
-    process = start_role("registry", backend.env(REGISTRY_LISTEN=f"127.0.0.1:{port}"), log)
-    url = f"http://127.0.0.1:{port}"
+async def registry_role(backend: Backend, tmp_path: Path) -> AsyncIterator[RegistryRole]:
+    role = RegistryRole(backend, free_port(), tmp_path / "registry.log")
     try:
-        await _healthy(url, "the registry role", log)
-        yield url, log
+        await role.start()
+        yield role
     finally:
-        await asyncio.to_thread(stop_role, process)
+        await role.stop()
 
 
 @pytest.fixture
@@ -85,9 +106,9 @@ async def relay_role(backend: Backend, tmp_path: Path) -> AsyncIterator[Path]:
 
 
 @pytest.fixture
-async def api_to_role(container: Container, registry_role: tuple[str, Path]) -> AsyncIterator[httpx.AsyncClient]:
+async def api_to_role(container: Container, registry_role: RegistryRole) -> AsyncIterator[httpx.AsyncClient]:
     """The API in this process, asking the registry role over HTTP."""
-    settings = container.settings.model_copy(update={"registry_url": registry_role[0]})
+    settings = container.settings.model_copy(update={"registry_url": registry_role.url})
     container._directory = DirectoryDeps.build(settings, container.engine, container.clock, container.metrics_registry)
     transport = httpx.ASGITransport(app=create_app(container))
     async with httpx.AsyncClient(transport=transport, base_url="http://iep.test") as client:
@@ -98,7 +119,7 @@ async def test_ms1_create_update_delete_reach_the_registry_role(
     api_to_role: httpx.AsyncClient,
     tenant: TenantKey,
     container: Container,
-    registry_role: tuple[str, Path],
+    registry_role: RegistryRole,
     relay_role: Path,
 ) -> None:
     cid = f"e2e-{uuid.uuid4().hex[:10]}"
@@ -122,26 +143,28 @@ async def test_ms1_create_update_delete_reach_the_registry_role(
     row = await registry_row(container, uid)
     assert row is not None
     assert row["deleted_at"] is not None
-    _, log = registry_role
-    applied = [e for e in _logged(log, "directory_event_applied") if e.get("correlation_id") == cid]
+    applied = [e for e in _logged(registry_role.log, "directory_event_applied") if e.get("correlation_id") == cid]
     assert {e["event_type"] for e in applied} >= {"UserCreated"}
-    async with httpx.AsyncClient(base_url=registry_role[0]) as http:
+    async with httpx.AsyncClient(base_url=registry_role.url) as http:
         metrics = (await http.get("/metrics")).text
     assert sample(metrics, "events_processed_total", type="UserCreated", outcome="applied") >= 2
     assert any(e.get("correlation_id") == cid for e in _logged(relay_role, "directory_event_published"))
 
 
 async def test_api_sigkilled_after_commit_before_publish_event_still_arrives(
-    backend: Backend, tenant: TenantKey, container: Container, registry_role: tuple[str, Path], tmp_path: Path
+    backend: Backend, tenant: TenantKey, container: Container, registry_role: RegistryRole, tmp_path: Path
 ) -> None:
+    cid = f"killed-{uuid.uuid4().hex[:10]}"
     port = free_port()
     log = tmp_path / "api.log"
-    api = start_role("api", backend.env(PORT=str(port), REGISTRY_URL=registry_role[0]), log)
+    api = start_role("api", backend.env(PORT=str(port), REGISTRY_URL=registry_role.url), log)
     try:
         await _healthy(f"http://127.0.0.1:{port}", "the api role", log)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
             r = await http.post(
-                "/v1/users", json={"name": "K", "primary": "killed@corp.example"}, headers=tenant.headers
+                "/v1/users",
+                json={"name": "K", "primary": "killed@corp.example"},
+                headers={**tenant.headers, "X-Correlation-Id": cid},
             )
         assert r.status_code == 201, r.text
         api.send_signal(signal.SIGKILL)  # committed; no relay runs, so nothing is published yet
@@ -164,6 +187,39 @@ async def test_api_sigkilled_after_commit_before_publish_event_still_arrives(
         await until(arrived, seconds=60, what="the outbox event in the registry role")
     finally:
         await asyncio.to_thread(stop_role, relay)
+    # The correlation id in all three places, each a real process: the API's log, the event, the registry's log.
+    assert [e["correlation_id"] for e in _logged(log, "user_created")] == [cid]
+    async with container.engine.connect() as conn:
+        payload = (await conn.execute(select(directory_events.c.payload))).scalar_one()
+    assert payload["correlationId"] == cid
+
+    async def registry_logged() -> bool:
+        lines = _logged(registry_role.log, "directory_event_applied")
+        return any(e.get("correlation_id") == cid for e in lines)
+
+    await until(registry_logged, seconds=10, what="the registry's log line")
+
+
+async def test_registry_down_during_creates_the_documented_model_holds(
+    api_to_role: httpx.AsyncClient,
+    tenant: TenantKey,
+    container: Container,
+    registry_role: RegistryRole,
+    relay_role: Path,
+) -> None:
+    await registry_role.stop()
+    r = await api_to_role.post("/v1/users", json={"name": "D", "primary": "down@corp.example"}, headers=tenant.headers)
+    assert r.status_code == 503
+    assert r.json()["type"] == "https://iep.dev/problems/registry-unavailable"
+    assert await directory_state(container) == {}  # refused: nothing written, nothing owed to the registry
+    await registry_role.start()
+    r = await api_to_role.post("/v1/users", json={"name": "D", "primary": "down@corp.example"}, headers=tenant.headers)
+    assert r.status_code == 201
+
+    async def arrived() -> bool:
+        return await registry_row(container, r.json()["id"]) is not None
+
+    await until(arrived, seconds=60, what="the create in the restarted registry role")
 
 
 async def _make_2000_events(container: Container, tenant_id: uuid.UUID, registry: Registry) -> None:
