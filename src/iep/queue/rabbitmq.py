@@ -72,6 +72,12 @@ def _alive(connection: AbstractConnection | None) -> bool:
     return connection is not None and not connection.is_closed and bool(connection.connected.is_set())
 
 
+def _correlation_id(job: Job) -> str | None:
+    """A directory event's correlation id, as the AMQP property tools show; other jobs carry none."""
+    found = (job.payload or {}).get("correlationId")
+    return str(found)[:255] if found is not None else None
+
+
 def _quorum(**extra: Any) -> dict[str, Any]:
     return {"x-queue-type": "quorum", **extra}
 
@@ -174,7 +180,7 @@ class RabbitQueue:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=str(job.message_id),
-            correlation_id=(job.payload or {}).get("correlationId"),
+            correlation_id=_correlation_id(job),
             headers=headers or None,
         )
 
