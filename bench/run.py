@@ -32,6 +32,7 @@ from bench import (
     render_engines,
     report,
     scratch,
+    users,
     webhooks,
 )
 from bench.accept import Api
@@ -59,10 +60,11 @@ class Sizes:
     profile_seconds: float
     provider_events: int
     webhooks: int
+    users: int
 
 
-FULL = Sizes(10, 2000, 5000, 10, 10, 5000, 1000, 2000, 1000, 10, 5000, 3000)
-QUICK = Sizes(2, 200, 600, 2, 2, 500, 150, 200, 200, 3, 500, 300)
+FULL = Sizes(10, 2000, 5000, 10, 10, 5000, 1000, 2000, 1000, 10, 5000, 3000, 2000)
+QUICK = Sizes(2, 200, 600, 2, 2, 500, 150, 200, 200, 3, 500, 300, 200)
 SMTP_CONNECTIONS = 16
 ACCEPT_CONNECTIONS = [1, 16, 64]
 E2E_CONNECTIONS = 16
@@ -80,6 +82,8 @@ class Bench:
         self.idle_rss: dict[str, float] = {}
         self.load_rss: dict[str, float] = {}
         self.pg_multirow = Rate(0.0, "rows/s")
+        # The accept rate at 16 connections, for the directory's row beside it.
+        self.accept16: Rate | None = None
 
     def say(self, text: str) -> None:
         print(f"[bench] {text}", file=sys.stderr, flush=True)
@@ -176,6 +180,7 @@ class Bench:
                 )
             self.rows.append(row)
         self.rows.append(self.cpu_row("accept, 16 conns", spent[16], results[16].per_second))
+        self.accept16 = results[16].rate()
         top = max(ACCEPT_CONNECTIONS)
         if top in http:
             bare, reached = http[top].per_second, results[top].per_second
@@ -233,6 +238,23 @@ class Bench:
         )
         if refused:
             row = Row(row.what, f"{row.figure} [{refused} non-200]", row.ceiling, row.ratio)
+        self.rows.append(row)
+
+    async def directory_users(self, url: str, api_key: str) -> None:
+        what = f"directory: POST {users.PATH}, each with the registry lookup (role registry), {users.CONNECTIONS} conns"
+        self.say("directory: user creates, each checked with the registry role")
+        try:
+            rate, refused = await users.measure(url, api_key, self.logs, users=self.sizes.users, run_id=self.run_id)
+        except procs.StartRefused as exc:
+            self.rows.append(report.unavailable(what, str(exc)[:160]))
+            return
+        row = (
+            report.compared(what, rate, "accept POST /v1/messages, 16 conns", self.accept16)
+            if self.accept16
+            else Row(what, str(rate))
+        )
+        if refused:
+            row = Row(row.what, f"{row.figure} [{refused} non-201]", row.ceiling, row.ratio)
         self.rows.append(row)
 
     async def large_accepts(self, url: str, api_key: str) -> None:
@@ -468,6 +490,7 @@ async def main(args: argparse.Namespace) -> int:
             sender = await scratch.prepare_iep(url)
             await bench.accept(url, sender.api_key, pg, http)
             await bench.provider_events(url, http)
+            await bench.directory_users(url, sender.api_key)
             await bench.large_accepts(url, sender.api_key)
             await bench.render()
             await bench.end_to_end(url, sender.api_key, smtp)

@@ -30,7 +30,10 @@ ADMIN_URL = os.environ.get("IEP_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.
 TABLES = (
     "tenants, api_keys, messages, attachments, events, suppression_list, bounce_counts, webhook_endpoints, "
     "allowed_sender_domains, outbox, queue_jobs, provider_events, message_recipients, provider_event_nonces, "
-    "webhook_events, webhook_deliveries, tenant_usage, admin_operators, admin_sessions, admin_audit"
+    "webhook_events, webhook_deliveries, tenant_usage, admin_operators, admin_sessions, admin_audit, "
+    "directory_users, directory_addresses, directory_events, "
+    "directory_audit_log, registry.users, registry.addresses, registry.processed_events, registry.parked_events, "
+    "registry.dead_events"
 )
 
 

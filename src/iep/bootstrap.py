@@ -28,6 +28,7 @@ from iep.delivery.rate_limit import (
 from iep.delivery.retry_policy import RetryPolicy
 from iep.delivery.routing import ProviderRouter
 from iep.delivery.tasks import DeliveryDeps
+from iep.directory.deps import DirectoryDeps
 from iep.kit.clock import Clock, SystemClock
 from iep.kit.crypto import KeyRing
 from iep.kit.db import create_engine
@@ -83,6 +84,7 @@ class Container:
     simulator: Simulator | None = None
     # How webhook hosts are resolved for the SSRF guard (tests inject answers).
     resolver: Resolver = system_resolver
+    _directory: DirectoryDeps | None = None
 
     def queue(self, name: str = SEND_QUEUE) -> Queue:
         """A new handle on the configured backend (each part of a role consumes or publishes on its own)."""
@@ -143,6 +145,13 @@ class Container:
         return self._router
 
     @property
+    def directory(self) -> DirectoryDeps:
+        """The directory's registry client, metrics and audit writer (seed 004), made on first use."""
+        if self._directory is None:
+            self._directory = DirectoryDeps.build(self.settings, self.engine, self.clock, self.metrics_registry)
+        return self._directory
+
+    @property
     def keyring(self) -> KeyRing | None:
         key = self.settings.iep_encryption_key
         return KeyRing.parse(key) if key else None
@@ -187,6 +196,8 @@ class Container:
             await queue.close()
         if self._router is not None:
             await self._router.close()
+        if self._directory is not None:
+            await self._directory.close()
         if self.attachment_store is not None:
             await self.attachment_store.close()
         if self.redis is not None:

@@ -15,6 +15,7 @@ class Role(StrEnum):
     RELAY = "relay"
     WEBHOOKS = "webhooks"
     SMTP = "smtp"  # the bounce and complaint mailbox (F2)
+    REGISTRY = "registry"  # seed 004's address registry: consumes directory events, answers the lookup (R5)
     ALL = "all"
     DEV = "dev"
 
@@ -162,6 +163,16 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     webhook_concurrency: int = Field(default=16, ge=1, le=1024)
 
+    # Directory and address registry (seed 004, SPEC R2, R5). The registry role listens on REGISTRY_LISTEN; the
+    # API reaches it at REGISTRY_URL (unset: http://REGISTRY_LISTEN, right when both run on one machine).
+    registry_listen: str = "127.0.0.1:8100"
+    registry_url: str | None = None
+    registry_timeout_seconds: float = Field(default=2.0, gt=0)
+    registry_concurrency: int = Field(default=8, ge=1, le=1024)
+    # Transient failures (the registry's database away) an event is retried for, with exponential backoff, before
+    # it is dead-lettered.
+    registry_max_attempts: int = Field(default=8, ge=1, le=100)
+
     # The operator's credential for the admin API (/v1/admin/...), sent as `Authorization: Bearer <token>`.
     # Unset: the admin API answers 404, as if it did not exist. Tenant keys never open it.
     iep_admin_token: SecretStr | None = None
@@ -185,7 +196,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a non-empty list of positive seconds, e.g. [60,300,900,3600]")
         return value
 
-    @field_validator("smtp_listen")
+    @field_validator("smtp_listen", "registry_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
@@ -219,6 +230,10 @@ class Settings(BaseSettings):
     @classmethod
     def _unset_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def registry_base_url(self) -> str:
+        return (self.registry_url or f"http://{self.registry_listen}").rstrip("/")
 
     @property
     def webhooks_allow_http(self) -> bool:

@@ -1,6 +1,7 @@
 """Every table, imported once so Alembic and the tests see the whole schema."""
 
 from iep.admin import models as _admin
+from iep.directory import models as _directory
 from iep.kit.db import metadata
 from iep.limits import models as _limits
 from iep.messages import models as _messages
@@ -16,6 +17,7 @@ from iep.tenant_webhooks import models as _webhooks
 __all__ = ["metadata"]
 _ = (
     _admin,
+    _directory,
     _limits,
     _messages,
     _outbox,

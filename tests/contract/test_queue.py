@@ -268,3 +268,16 @@ async def test_a_graceful_stop_finishes_the_send_in_flight(
     assert shown["status"] == "sent"
     probe = backend.make_queue()
     assert await _settled(probe), "the finished job was acked, not left for redelivery"
+
+
+async def test_a_jobs_payload_travels_with_it_through_a_retry(backend: Backend) -> None:
+    # Directory events carry their document in the job (a separate service reads them); it must survive a retry.
+    queue, jobs = backend.make()
+    document = {"eventId": str(uuid.uuid4()), "data": {"name": "Ada", "secondaries": ["a@example.com"]}}
+    await queue.publish([Job(message_id=uuid.uuid4(), tenant_id=uuid.uuid4(), payload=document)])
+    first = await take(jobs)
+    assert first.payload == document
+    await queue.retry(first, CLOCK.now() + timedelta(seconds=0.3))
+    again = await take(jobs, within=6)
+    assert again.payload == document
+    await queue.ack(again)

@@ -37,6 +37,7 @@ async def dev(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[httpx.As
         "PORT": str(port),
         "STATE_DIR": str(tmp_path),
         "SMTP_LISTEN": f"127.0.0.1:{free_port()}",
+        "REGISTRY_LISTEN": f"127.0.0.1:{free_port()}",
         "IEP_ENCRYPTION_KEY": "",
     }
     proc = _start(env)

@@ -35,6 +35,7 @@ async def test_role_all_delivers_and_stops_on_sigterm(
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(sink.port),
         "SMTP_LISTEN": f"127.0.0.1:{free_port()}",  # role all includes the bounce mailbox
+        "REGISTRY_LISTEN": f"127.0.0.1:{free_port()}",  # and the address registry
         "STATE_DIR": str(tmp_path),
     }
     proc = _start(env)

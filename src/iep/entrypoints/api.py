@@ -11,6 +11,7 @@ from iep.admin.app import install as install_dashboard
 from iep.api import problems
 from iep.bootstrap import Container
 from iep.config import Role
+from iep.directory.endpoints import router as directory_router
 from iep.limits.endpoints import router as usage_router
 from iep.messages.endpoints import router as messages_router
 from iep.observability.metrics import ScrapeMetrics
@@ -55,6 +56,8 @@ def create_app(container: Container, role: Role = Role.API) -> FastAPI:
     app.include_router(resend_router)
     # The operator's dashboard (U1, S10): /admin, signed-in operators only, outside the OpenAPI document.
     install_dashboard(app)
+    app.include_router(directory_router)
+    _ = container.directory  # its metrics are on /metrics from the first scrape, not from the first user
 
     metrics = ScrapeMetrics(container.metrics_registry)
     # Both queues' handles connect lazily, on the first scrape.

@@ -85,7 +85,7 @@ def main() -> None:
 @main.command()
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=None, help="defaults to SERVICE_ROLE")
 def run(role: str | None) -> None:
-    """Run IEP in one role: api, worker, relay, webhooks, smtp, all or dev."""
+    """Run IEP in one role: api, worker, relay, webhooks, smtp, registry, all or dev."""
     from iep.entrypoints.runtime import run_role
     from iep.kit.selftest import UnsafeInterpreterError
 

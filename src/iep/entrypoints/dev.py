@@ -113,11 +113,12 @@ async def announce(container: Container, settings: Settings, *, smtp_listen: str
     )
     lines = [
         "",
-        "IEP is running (role dev: API + worker + relay + smtp, embedded PostgreSQL, dev inbox)",
+        "IEP is running (role dev: API + worker + relay + smtp + registry, embedded PostgreSQL, dev inbox)",
         f"  API        {base}/v1/messages   (OpenAPI: {base}/docs)",
         f"  Dashboard  {dashboard}   (sign in: {DEMO_OPERATOR} / {password}; more: iep admins create)",
         f"  Demo key   {key}",
         f"  Dev inbox  {settings.state_dir / 'inbox'}   (list it: .venv/bin/iep messages inbox)",
+        f"  Users      {base}/v1/users   (address registry: http://{settings.registry_listen}, docs/directory.md)",
         *smtp_line,
         "",
         "Send an email:",

@@ -15,8 +15,11 @@ import uvicorn
 from iep import bootstrap
 from iep.config import ConfigError, Role, Settings
 from iep.delivery.worker import Worker
+from iep.directory.events import DIRECTORY_TOPIC
+from iep.directory.relay import DirectoryRelay
 from iep.entrypoints.api import create_app
 from iep.entrypoints.processes import inherited_socket
+from iep.entrypoints.registry import registry_parts
 from iep.inbound_mail.server import inbound_server
 from iep.inbound_mail.sink import StoringSink
 from iep.inbound_mail.submission import Submission
@@ -142,6 +145,21 @@ async def run_role(settings: Settings, role: Role) -> None:
         )
         parts.append(("webhooks", webhooks.run, webhooks.stop))
 
+    if role in (Role.API, Role.ALL, Role.DEV):
+        # The directory's audit writer takes its channel from this process's requests (seed 004 MS-1).
+        audit = container.directory.audit
+        parts.append(("directory-audit", audit.run, audit.stop))
+    if role in (Role.RELAY, Role.ALL, Role.DEV):
+        directory_relay = DirectoryRelay(
+            container.engine,
+            container.queue(DIRECTORY_TOPIC),
+            container.clock,
+            container.directory.metrics,
+            batch_size=settings.relay_batch_size,
+        )
+        parts.append(("directory-relay", directory_relay.run, directory_relay.stop))
+    if role in (Role.REGISTRY, Role.ALL, Role.DEV):
+        parts += registry_parts(container, settings)
     if role not in (Role.API, Role.ALL, Role.DEV):
         # No API here: /metrics, /health and /ready on METRICS_PORT. The relay also reports queue depth and lag.
         scraped = (SEND_QUEUE, WEBHOOK_QUEUE) if role is Role.RELAY else ()

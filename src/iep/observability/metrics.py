@@ -204,3 +204,34 @@ class ScrapeMetrics:
 def exposition(*registries: CollectorRegistry) -> bytes:
     """The process's own figures and the given registries' in one text exposition (no family appears twice)."""
     return b"".join(generate_latest(r) for r in (*registries, REGISTRY))
+
+
+# Seconds: the registry answers a lookup in a few milliseconds; the top buckets catch a slow or absent one.
+SMTP_CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class DirectoryMetrics:
+    """Seed 004 MS-3, by its own names (SPEC §3): the registry lookup's latency and the directory's events."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.smtp_check_duration = Histogram(
+            "smtp_check_duration_seconds",
+            "Time the directory waited for the address registry's uniqueness answer (failures included)",
+            buckets=SMTP_CHECK_BUCKETS,
+            registry=registry,
+        )
+        self.events_published = Counter(
+            "events_published", "Directory events handed to the queue backend", ["type"], registry=registry
+        )
+
+
+class RegistryMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        # outcome: applied, duplicate (seen before, no-op), parked (waits for an earlier one), dead (the DLQ),
+        # retried (a transient failure, tried again later).
+        self.events_processed = Counter(
+            "events_processed",
+            "Directory events the registry handled, by outcome",
+            ["type", "outcome"],
+            registry=registry,
+        )

@@ -12,12 +12,15 @@ from iep.queue.port import Job
 
 
 def encode(job: Job) -> dict[str, Any]:
-    return {
+    doc: dict[str, Any] = {
         "messageId": str(job.message_id),
         "tenantId": str(job.tenant_id),
         "priority": job.priority,
         "availableAt": job.available_at.isoformat() if job.available_at else None,
     }
+    if job.payload is not None:
+        doc["payload"] = job.payload
+    return doc
 
 
 def decode(data: dict[str, Any], *, deliveries: int, receipt: Any) -> Job:
@@ -29,6 +32,7 @@ def decode(data: dict[str, Any], *, deliveries: int, receipt: Any) -> Job:
         available_at=datetime.fromisoformat(at) if at else None,
         deliveries=deliveries,
         receipt=receipt,
+        payload=data.get("payload"),
     )
 
 

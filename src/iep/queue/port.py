@@ -29,6 +29,9 @@ class Job:
     deliveries: int = 0
     # The backend's handle for ack/retry (row id, AMQP delivery, BullMQ job + token).
     receipt: Any = field(default=None, compare=False)
+    # A document that travels with the job (directory events, which a separate service reads); the send and
+    # webhook queues carry none: their consumers read the database.
+    payload: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

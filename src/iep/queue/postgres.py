@@ -106,6 +106,9 @@ class PostgresQueue:
             }
             for j in jobs
         ]
+        if any(j.payload is not None for j in jobs):  # directory events; send and webhook jobs carry none
+            for row, j in zip(rows, jobs, strict=True):
+                row["payload"] = j.payload
         if isinstance(connection, AsyncConnection):
             # Same transaction as the outbox rows being marked: published exactly once.
             await connection.execute(insert(queue_jobs), rows)
@@ -155,6 +158,7 @@ class PostgresQueue:
                     available_at=r.available_at,
                     deliveries=r.deliveries,
                     receipt=r.id,
+                    payload=r.payload,
                 )
                 for r in rows
             ),

@@ -72,6 +72,12 @@ def _alive(connection: AbstractConnection | None) -> bool:
     return connection is not None and not connection.is_closed and bool(connection.connected.is_set())
 
 
+def _correlation_id(job: Job) -> str | None:
+    """A directory event's correlation id, as the AMQP property tools show; other jobs carry none."""
+    found = (job.payload or {}).get("correlationId")
+    return str(found)[:255] if found is not None else None
+
+
 def _quorum(**extra: Any) -> dict[str, Any]:
     return {"x-queue-type": "quorum", **extra}
 
@@ -89,8 +95,10 @@ class RabbitQueue:
         timeout: float = PUBLISH_TIMEOUT_SECONDS,
         queue: str = SEND_QUEUE,
     ) -> None:
-        # `queue=WEBHOOK_QUEUE`: publish to and consume from `mail.webhook` alone (no priorities).
+        # Any queue but the send queue (`mail.webhook`, `directory.events`): publish to and consume from that queue
+        # alone (no priorities).
         self._webhooks = queue == WEBHOOK_QUEUE
+        self._single = None if queue == SEND_QUEUE else queue
         self._url = url
         self._timeout = timeout
         self._clock = clock
@@ -130,6 +138,9 @@ class RabbitQueue:
         await dead.bind(exchange, routing_key=DEAD_LETTER_QUEUE)
         webhooks = await channel.declare_queue(WEBHOOK_QUEUE, durable=True, arguments=_quorum())
         await webhooks.bind(exchange, routing_key=WEBHOOK_QUEUE)
+        if self._single is not None and not self._webhooks:
+            single = await channel.declare_queue(self._single, durable=True, arguments=_quorum())
+            await single.bind(exchange, routing_key=self._single)
         for rank in range(len(PRIORITY_NAMES)):
             queue = await channel.declare_queue(
                 send_queue(rank),
@@ -169,6 +180,7 @@ class RabbitQueue:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             message_id=str(job.message_id),
+            correlation_id=_correlation_id(job),
             headers=headers or None,
         )
 
@@ -192,10 +204,10 @@ class RabbitQueue:
             raise
 
     def _route(self, job: Job) -> str:
-        return WEBHOOK_QUEUE if self._webhooks else send_queue(job.priority)
+        return self._single if self._single is not None else send_queue(job.priority)
 
     def _consumed(self) -> list[str]:
-        return [WEBHOOK_QUEUE] if self._webhooks else [send_queue(r) for r in range(len(PRIORITY_NAMES))]
+        return [self._single] if self._single is not None else [send_queue(r) for r in range(len(PRIORITY_NAMES))]
 
     async def publish(self, jobs: Sequence[Job], *, connection: Any = None) -> None:
         # Each publish returns on the broker's confirm; a failure raises, so the caller keeps its outbox rows.
@@ -271,7 +283,7 @@ class RabbitQueue:
         await self._settle(job.receipt.ack())
 
     async def retry(self, job: Job, available_at: datetime) -> None:
-        again = Job(job.message_id, job.tenant_id, job.priority, available_at)
+        again = Job(job.message_id, job.tenant_id, job.priority, available_at, payload=job.payload)
         try:
             await self._publish_one(again)
         except BROKER_ERRORS as exc:
