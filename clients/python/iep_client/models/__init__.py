@@ -95,6 +95,10 @@ from .tenant_out_settings import TenantOutSettings
 from .tenant_update import TenantUpdate
 from .tenant_update_settings_type_0 import TenantUpdateSettingsType0
 from .usage import Usage
+from .user_in import UserIn
+from .user_out import UserOut
+from .user_page import UserPage
+from .user_update import UserUpdate
 from .validation_error import ValidationError
 from .validation_error_context import ValidationErrorContext
 from .verification import Verification
@@ -192,6 +196,10 @@ __all__ = (
     "TenantUpdate",
     "TenantUpdateSettingsType0",
     "Usage",
+    "UserIn",
+    "UserOut",
+    "UserPage",
+    "UserUpdate",
     "ValidationError",
     "ValidationErrorContext",
     "Verification",
