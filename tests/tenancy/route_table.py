@@ -26,10 +26,16 @@ class Route:
     body: dict[str, Any] | None = None
     operator: bool = False  # the operator's admin API (IEP_ADMIN_TOKEN)
     dashboard: bool = False  # the operator's dashboard: a session cookie (tests/admin/ covers every route)
+    # Resend's own paths answer in Resend's error shape, not problem+json: their auth, scopes and tenant boundary
+    # are tested with that shape in tests/resend_sdk/ (and by Resend's own SDKs), not by the generic matrices.
+    resend: bool = False
+    # Where the tenant boundary of a route is tested when the isolation matrix cannot build its resource.
+    isolation_elsewhere: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 PUBLIC = "public by design: no tenant data"
+_USERS_ISOLATION = "tests/directory/test_users_api.py::test_another_tenants_user_is_not_found"
 ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/openapi.json"): Route(None, PUBLIC + " (the API's description)"),
     ("GET", "/docs"): Route(None, PUBLIC + " (the docs UI)"),
@@ -43,6 +49,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     # Messages (A1-A6, D-8)
     ("POST", "/v1/messages"): Route("send", body=SEND_BODY),
+    ("POST", "/v1/messages/batch"): Route("send", body={"messages": [SEND_BODY]}),
     ("POST", "/v1/send"): Route("send", body={"to": "a@example.com", "from": "x@product.example", "subject": "S"}),
     ("GET", "/v1/messages"): Route("read"),
     ("GET", "/v1/messages/{message_id}"): Route("read"),
@@ -79,6 +86,22 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/v1/keys"): Route("admin"),
     ("POST", "/v1/keys/{prefix}/rotate"): Route("admin", body={"graceSeconds": 0}),
     ("DELETE", "/v1/keys/{prefix}"): Route("admin"),
+    # The directory (seed 004): users are created through the address registry, which the in-process matrix has not.
+    ("POST", "/v1/users"): Route("send", isolation_elsewhere=_USERS_ISOLATION),
+    ("GET", "/v1/users"): Route("read", isolation_elsewhere=_USERS_ISOLATION),
+    ("GET", "/v1/users/{user_id}"): Route("read", isolation_elsewhere=_USERS_ISOLATION),
+    ("PUT", "/v1/users/{user_id}"): Route("send", isolation_elsewhere=_USERS_ISOLATION),
+    ("DELETE", "/v1/users/{user_id}"): Route("send", isolation_elsewhere=_USERS_ISOLATION),
+    # The Resend-compatible facade (A11)
+    ("POST", "/emails"): Route("send", resend=True),
+    ("POST", "/emails/batch"): Route("send", resend=True),
+    ("GET", "/emails/{email_id}"): Route("read", resend=True),
+    **{
+        (method, "/emails/{rest:path}"): Route(
+            None, "the rest of Resend's email API: a Resend-shaped 404 (after the key check)", resend=True
+        )
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    },
     # The operator's admin API (S1): IEP_ADMIN_TOKEN only, never a tenant key.
     ("POST", "/v1/admin/tenants"): Route(None, "operator API", body={"name": "N"}, operator=True),
     ("GET", "/v1/admin/tenants"): Route(None, "operator API", operator=True),

@@ -34,10 +34,11 @@ DUMMY = {
     "provider": "resend",
     "account_id": str(uuid.UUID(int=4)),
     "domain_id": str(uuid.UUID(int=5)),
+    "user_id": str(uuid.UUID(int=6)),
 }
-TENANT = sorted(k for k, r in ROUTES.items() if r.scope is not None)
+TENANT = sorted(k for k, r in ROUTES.items() if r.scope is not None and not r.resend)
 OPERATOR = sorted(k for k, r in ROUTES.items() if r.operator)
-OPEN = sorted(k for k, r in ROUTES.items() if r.scope is None and not r.operator and not r.dashboard)
+OPEN = sorted(k for k, r in ROUTES.items() if r.scope is None and not r.operator and not r.dashboard and not r.resend)
 
 
 def _id(key: tuple[str, str]) -> str:
