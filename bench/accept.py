@@ -21,9 +21,11 @@ class Api:
 
 
 @asynccontextmanager
-async def api_role(database_url: str, logs: Path, *, tag: str = "") -> AsyncIterator[Api]:
+async def api_role(
+    database_url: str, logs: Path, *, tag: str = "", env: dict[str, str] | None = None
+) -> AsyncIterator[Api]:
     port = procs.free_port()
-    proc = procs.spawn_role("api", {"DATABASE_URL": database_url, "PORT": str(port)}, logs, tag=tag)
+    proc = procs.spawn_role("api", {"DATABASE_URL": database_url, "PORT": str(port), **(env or {})}, logs, tag=tag)
     try:
         base = f"http://127.0.0.1:{port}"
         await procs.wait_http(proc, base + "/ready")

@@ -21,6 +21,7 @@ from bench import (
     accept,
     ceilings,
     cpu,
+    drain,
     e2e,
     large_accepts,
     loadgen,
@@ -36,6 +37,7 @@ from bench import (
     webhooks,
 )
 from bench.accept import Api
+from bench.otlp_sink import OtlpSink
 from bench.payload import send_body
 from bench.report import Rate, Row
 
@@ -61,10 +63,11 @@ class Sizes:
     provider_events: int
     webhooks: int
     users: int
+    drain_messages: int
 
 
-FULL = Sizes(10, 2000, 5000, 10, 10, 5000, 1000, 2000, 1000, 10, 5000, 3000, 2000)
-QUICK = Sizes(2, 200, 600, 2, 2, 500, 150, 200, 200, 3, 500, 300, 200)
+FULL = Sizes(10, 2000, 5000, 10, 10, 5000, 1000, 2000, 1000, 10, 5000, 3000, 2000, 5000)
+QUICK = Sizes(2, 200, 600, 2, 2, 500, 150, 200, 200, 3, 500, 300, 200, 500)
 SMTP_CONNECTIONS = 16
 ACCEPT_CONNECTIONS = [1, 16, 64]
 E2E_CONNECTIONS = 16
@@ -193,6 +196,52 @@ class Bench:
                 )
             )
         self.rows.append(batch_row)
+
+    async def accept_variants(self, url: str, api_key: str, pg16: Rate) -> None:
+        """Accept at 16 connections with two API processes (API_WORKERS=2), and with OTLP export on (tracing's cost)."""
+        with OtlpSink() as collector:
+            variants = {
+                "accept POST /v1/messages (2 KB), 16 conns, API_WORKERS=2": {"API_WORKERS": "2"},
+                "accept POST /v1/messages (2 KB), 16 conns, OTLP export on": {
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint
+                },
+            }
+            for what, env in variants.items():
+                self.say(what)
+                async with accept.api_role(url, self.logs, tag=f"-{len(self.rows)}", env=env) as api:
+                    await accept.warm(api, api_key=api_key, body=self.body, run_id=f"{self.run_id}-{len(self.rows)}")
+                    result = await accept.run_one(
+                        api,
+                        api_key=api_key,
+                        body=self.body,
+                        connections=16,
+                        seconds=self.sizes.accept_seconds,
+                        run_id=f"{self.run_id}-v{len(self.rows)}",
+                    )
+                row = report.compared(what, result.rate(), "PostgreSQL 16 clients", pg16)
+                if self.accept16 is not None:
+                    row = Row(row.what, f"{row.figure} ({report.ratio(result.per_second, self.accept16.per_second)}"
+                              " of one process, no export)", row.ceiling, row.ratio)  # fmt: skip
+                self.rows.append(row)
+            if collector.requests:
+                self.rows.append(Row("OTLP exports received by the stand-in collector", f"{collector.requests:,}"))
+
+    async def drains(self, url: str, api_key: str, smtp: dict[int, Rate]) -> None:
+        """N messages queued first, then relay + worker started and timed until the sink has them all (the peer's
+        `send_queued_mail` figure), with 1 and 2 worker processes."""
+        for backend in self.backends:
+            for processes in (1, 2):
+                what = f"drain of {self.sizes.drain_messages:,} queued, {backend}, WORKER_PROCESSES={processes}"
+                self.say(what)
+                env = {"WORKER_PROCESSES": str(processes)} if processes > 1 else None
+                result = await drain.drain(
+                    url, api_key, self.logs, backend=backend, messages=self.sizes.drain_messages, worker_env=env
+                )
+                sink = smtp[SMTP_CONNECTIONS]
+                figure = result.rate()
+                self.rows.append(report.compared(what, figure, "SMTP sink, 16 connections", sink))
+                self.rows.append(self.cpu_row(f"drain, {backend}, {processes} worker process(es)", result.cpu_ms,
+                                              figure.per_second))  # fmt: skip
 
     async def batch(self, api: Api, api_key: str, multirow: Rate) -> Row:
         what = f"accept POST {accept.BATCH_PATH} ({accept.BATCH_SIZE} per request), 16 conns"
@@ -489,6 +538,8 @@ async def main(args: argparse.Namespace) -> int:
         async with scratch.database("iep") as url:
             sender = await scratch.prepare_iep(url)
             await bench.accept(url, sender.api_key, pg, http)
+            await bench.accept_variants(url, sender.api_key, pg[16])
+            await bench.drains(url, sender.api_key, smtp)
             await bench.provider_events(url, http)
             await bench.directory_users(url, sender.api_key)
             await bench.large_accepts(url, sender.api_key)

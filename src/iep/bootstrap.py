@@ -38,6 +38,7 @@ from iep.limits.redis_store import RedisLimitStore
 from iep.limits.stores import LimitStore, MemoryLimitStore
 from iep.messages.group_commit import GroupCommit
 from iep.messages.service import AcceptLimits
+from iep.observability import tracing
 from iep.observability.metrics import AcceptMetrics
 from iep.provider_events.simulator import Simulator
 from iep.providers import registry
@@ -275,6 +276,7 @@ def build(
     role: str = "iep",
 ) -> Container:
     clock = clock or SystemClock()
+    tracing.setup(role, settings.otel_exporter_otlp_endpoint)
     suppressions.configure(suppress_after_hard_bounces=settings.suppress_after_hard_bounces)
     engine = create_engine(database_url, pool_size=pool_size, application_name=role)
     chosen = dict(providers) if providers is not None else default_providers(settings)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from bench.otlp_sink import OtlpSink
 from bench.payload import send_body
 
-from bench import ceilings, cpu, e2e, loadgen, machine, procs, report, scratch, stats
+from bench import ceilings, cpu, drain, e2e, loadgen, machine, procs, report, scratch, stats
 
 
 def test_wrk_result_line_is_read() -> None:
@@ -112,3 +113,28 @@ async def test_a_backend_whose_roles_refuse_to_start_is_reported_not_available(t
         with pytest.raises(procs.StartRefused, match="QUEUE_BACKEND"):
             async with e2e.pipeline(url, "no-such-backend", tmp_path):
                 pass
+
+
+async def test_a_drain_times_relay_and_worker_started_after_the_accepts(tmp_path: Path) -> None:
+    async with scratch.database("drain") as url:
+        sender = await scratch.prepare_iep(url)
+        result = await drain.drain(
+            url, sender.api_key, tmp_path, backend="postgres", messages=30, worker_env={"WORKER_PROCESSES": "2"}
+        )
+    assert (result.messages, result.delivered) == (30, 30)
+    assert result.seconds > 0
+    assert result.rate().per_second > 0
+    assert set(result.cpu_ms) == {"relay", "worker", "postgres"}
+    assert result.cpu_ms["worker"] > 0, "the copies' CPU is counted under their parent"
+
+
+def test_the_stand_in_collector_takes_exports() -> None:
+    import urllib.request
+
+    with OtlpSink() as collector:
+        request = urllib.request.Request(  # noqa: S310 - loopback, the sink's own address
+            collector.endpoint + "/v1/traces", data=b"\x0a\x00", headers={"Content-Type": "application/x-protobuf"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+            assert answer.status == 200
+    assert (collector.requests, collector.bytes) == (1, 2)

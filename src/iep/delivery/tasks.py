@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,9 +31,17 @@ from iep.delivery.retry_policy import RetryPolicy
 from iep.delivery.routing import ProviderRouter, Route
 from iep.kit.clock import Clock
 from iep.kit.crypto import CryptoError, KeyRing
-from iep.messages.status import FINAL, Status
-from iep.observability import metrics
-from iep.providers.base import Address, OutgoingEmail, PermanentProviderError, ProviderError, TransientProviderError
+from iep.messages.status import FINAL
+from iep.messages.status import Status as MessageStatus
+from iep.observability import metrics, tracing
+from iep.providers.base import (
+    Address,
+    OutgoingEmail,
+    PermanentProviderError,
+    ProviderError,
+    SendResult,
+    TransientProviderError,
+)
 from iep.providers.mime import HeaderInjectionError, check_outgoing
 from iep.rendering.errors import RenderError, RendererUnavailable
 from iep.rendering.renderer import Rendered, Renderer
@@ -115,7 +124,7 @@ def outgoing(row: dict[str, Any], rendered: Rendered) -> OutgoingEmail:
     )
 
 
-async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision:
+async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID, traceparent: str | None = None) -> Decision:
     now = deps.clock.now()
     if deps.batches is not None:
         row = await deps.batches.claim(message_id)
@@ -128,7 +137,18 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
         async with deps.engine.connect() as conn:
             state = await repository.current(conn, message_id)
         return _not_claimed(state, now)
+    # The message's trace goes on here: from the job (the relay's span), else from the message itself (O1).
+    with tracing.tracer().start_as_current_span(
+        "deliver",
+        context=tracing.parent(traceparent, row.get("trace_id")),
+        kind=SpanKind.CONSUMER,
+        attributes={"iep.message_id": str(message_id), "iep.attempt": row["attempts"]},
+    ):
+        return await _deliver_claimed(deps, row)
 
+
+async def _deliver_claimed(deps: DeliveryDeps, row: dict[str, Any]) -> Decision:
+    message_id: uuid.UUID = row["id"]
     bound = log.bind(message_id=str(message_id), tenant_id=str(row["tenant_id"]), attempt=row["attempts"])
     if deps.leases is not None:
         deps.leases.hold(message_id, row["attempts"], row["lease_until"])
@@ -151,7 +171,8 @@ async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID) -> Decision
 async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> Decision:
     message_id: uuid.UUID = row["id"]
     try:
-        rendered = await render(deps.renderer, row)
+        with tracing.tracer().start_as_current_span("render", attributes={"iep.template": row["template"] or ""}):
+            rendered = await render(deps.renderer, row)
     except RenderError as exc:  # the same input fails the same way again: permanent (T4)
         return await _fail(deps, row, str(exc), None, exc.reason, None, dead=False)
     except RendererUnavailable as exc:
@@ -165,7 +186,7 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         await _throttle(deps, route)
         if deps.leases is not None and not deps.leases.still_held(message_id):
             raise LeaseLost()
-        result = await route.provider.send(email)
+        result = await _provider_send(route, email)
     except TenantSuspendedHold:
         return await _hold(deps, row, "tenant_suspended")
     except suppressions.AllRecipientsSuppressed as exc:
@@ -239,6 +260,25 @@ async def _crashed(deps: DeliveryDeps, row: dict[str, Any], exc: Exception) -> D
     return Decision(Outcome.RETRY, at)
 
 
+async def _provider_send(route: Route, email: OutgoingEmail) -> SendResult:
+    """The provider call in a span of its own, with the provider's answer (or its refusal's code) on it."""
+    with tracing.tracer().start_as_current_span(
+        "provider.send", kind=SpanKind.CLIENT, attributes={"iep.provider": route.provider.name}
+    ) as span:
+        try:
+            result = await route.provider.send(email)
+        except ProviderError as exc:
+            span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
+            if exc.code is not None:
+                span.set_attribute("iep.provider.response_code", exc.code)
+            raise
+        code = result.response.split(" ", 1)[0]
+        if code.isdigit():
+            span.set_attribute("iep.provider.response_code", int(code))
+        span.set_attribute("iep.provider.message_id", result.provider_message_id)
+        return result
+
+
 async def _throttle(deps: DeliveryDeps, route: Route) -> None:
     """Wait for the provider's rate limit, at most half a lease: a longer wait goes back to the queue."""
     try:
@@ -307,9 +347,9 @@ async def _hold(deps: DeliveryDeps, row: dict[str, Any], reason: str) -> Decisio
 
 
 def _not_claimed(state: dict[str, Any] | None, now: datetime) -> Decision:
-    if state is None or Status(state["status"]) in FINAL:
+    if state is None or MessageStatus(state["status"]) in FINAL:
         return Decision(Outcome.DONE)
-    if state["status"] == Status.PROCESSING.value and state["lease_until"]:
+    if state["status"] == MessageStatus.PROCESSING.value and state["lease_until"]:
         return Decision(Outcome.RETRY, state["lease_until"])  # look again when that lease runs out
     if state["next_attempt_at"] and state["next_attempt_at"] > now:
         return Decision(Outcome.RETRY, state["next_attempt_at"])

@@ -24,7 +24,7 @@ class Worker(Consumer):
     async def handle(self, job: Job) -> None:
         """Deliver one job and settle it with the queue by the outcome."""
         try:
-            decision = await deliver_message(self._deps, job.message_id)
+            decision = await deliver_message(self._deps, job.message_id, (job.payload or {}).get("traceparent"))
         except asyncio.CancelledError:
             raise
         except (OperationalError, DBAPIError, OSError) as exc:

@@ -27,6 +27,8 @@ from iep.tenancy.admin_endpoints import router as admin_tenants_router
 from iep.tenancy.endpoints import router as keys_router
 from iep.tenant_webhooks.endpoints import router as webhooks_router
 
+_UNTRACED = frozenset({"/metrics", "/health", "/ready"})
+
 
 def create_app(container: Container, role: Role = Role.API) -> FastAPI:
     app = FastAPI(
@@ -37,6 +39,15 @@ def create_app(container: Container, role: Role = Role.API) -> FastAPI:
         redoc_url=None,
         # Operation ids are the handlers' names (`send_message`, `get_email`): what generated clients call them.
         generate_unique_id_function=lambda route: route.name,
+        # FastAPI's own span per request (joined to the caller's `traceparent`) is where a message's trace
+        # starts (O1). No spans for its dependencies, no request metrics (ours are on /metrics), no exception logs
+        # (they would carry request bodies), and nothing for scrapes and probes.
+        telemetry={
+            "operation_spans": False,
+            "metrics": False,
+            "logs": False,
+            "exclude": lambda scope: scope.get("path") in _UNTRACED,
+        },
     )
     app.state.container = container
     problems.install(app)

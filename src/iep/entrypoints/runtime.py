@@ -26,6 +26,7 @@ from iep.inbound_mail.submission import Submission
 from iep.kit import migrate
 from iep.kit.embedded_pg import ensure_embedded
 from iep.kit.selftest import ensure_safe_interpreter
+from iep.observability import tracing
 from iep.observability.metrics import BreakerCollector
 from iep.observability.server import OperationsServer
 from iep.outbox.relay import Relay
@@ -205,4 +206,5 @@ async def run_role(settings: Settings, role: Role) -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await stopper
     await container.close()
+    await asyncio.to_thread(tracing.shutdown)  # the spans still queued leave before the process does
     log.info("stopped", role=role.value)

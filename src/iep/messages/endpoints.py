@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BeforeValidator
@@ -27,6 +28,7 @@ from iep.messages.schemas import (
 )
 from iep.tenancy.context import TenantContext
 
+log = structlog.get_logger("iep.api")
 router = APIRouter(prefix="/v1", tags=["messages"])
 
 
@@ -82,6 +84,9 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
     headers = {"Location": f"/v1/messages/{result.accepted.message_id}", **limit_headers}
     if result.replayed:
         headers["Idempotent-Replayed"] = "true"
+    # The line that starts a message's story in the logs: its id, tenant and trace (O2, SPEC §3).
+    log.info("accepted", message_id=str(result.accepted.message_id), tenant_id=str(ctx.tenant_id),
+             replayed=result.replayed)  # fmt: skip
     return JSONResponse(result.accepted.model_dump(mode="json", by_alias=True), status_code=202, headers=headers)
 
 
@@ -179,6 +184,7 @@ def _message_out(row: dict[str, Any], with_events: bool) -> MessageOut:
             "createdAt": row["created_at"],
             "updatedAt": row["updated_at"],
             "sentAt": row["sent_at"],
+            "traceId": row.get("trace_id"),
             "attachments": (
                 [
                     {

@@ -48,8 +48,8 @@ WITH sup AS (
   FROM m, jsonb_to_recordset(:attachments) AS x(id uuid, filename text, content_type text, size_bytes int,
     storage_key text, content_id text)
 ), o AS (
-  INSERT INTO outbox (topic, message_id, tenant_id, priority, available_at, created_at)
-  SELECT :topic, m.id, :tenant_id, :priority_rank, :available_at, :now FROM m
+  INSERT INTO outbox (topic, message_id, tenant_id, priority, available_at, created_at, payload)
+  SELECT :topic, m.id, :tenant_id, :priority_rank, :available_at, :now, :outbox_payload FROM m
 )
 SELECT m.id, m.status, m.suppressed_recipients, pg_notify('iep_outbox', '') IS NULL AS _n FROM m
 """
@@ -66,6 +66,7 @@ SELECT m.id, m.status, m.suppressed_recipients, pg_notify('iep_outbox', '') IS N
     bindparam("metadata", type_=JSONB),
     bindparam("headers", type_=JSONB),
     bindparam("attachments", type_=JSONB),
+    bindparam("outbox_payload", type_=JSONB),
 )
 
 
@@ -101,6 +102,8 @@ class NewMessage:
     request_hash: str
     trace_id: str | None
     scheduled_at: datetime | None
+    # The accept's W3C traceparent, carried through the outbox to the relay and on to the worker (O1).
+    traceparent: str | None = None
     # Set when attachments were stored first under keys that name the message (D-4).
     id: uuid.UUID | None = None
     attachments: tuple[dict[str, Any], ...] = ()
@@ -138,6 +141,7 @@ def accept_params(msg: NewMessage, now: datetime) -> dict[str, Any]:
         "request_hash": msg.request_hash,
         "recipients_lower": sorted({normalized_recipient(a) for a in (*msg.to, *msg.cc, *msg.bcc)}),
         "trace_id": msg.trace_id,
+        "outbox_payload": {"traceparent": msg.traceparent} if msg.traceparent else None,
         "scheduled_at": msg.scheduled_at,
         "available_at": available_at,
         "now": now,

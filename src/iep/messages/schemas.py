@@ -365,6 +365,8 @@ class MessageOut(BaseModel):
     created_at: datetime = Field(alias="createdAt")
     updated_at: datetime = Field(alias="updatedAt")
     sent_at: datetime | None = Field(alias="sentAt")
+    # The trace this message's accept, relay and delivery spans share (OpenTelemetry, 32 hex digits).
+    trace_id: str | None = Field(default=None, alias="traceId")
     attachments: list[AttachmentOut] | None = None
     events: list[EventOut] | None = None
 

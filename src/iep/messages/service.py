@@ -32,6 +32,7 @@ from iep.messages.group_commit import GroupCommit, write_many
 from iep.messages.schemas import Accepted, SendRequest
 from iep.messages.status import Status
 from iep.messages.validation import problem_errors
+from iep.observability import tracing
 from iep.rendering.catalog import TemplateCatalog
 from iep.rendering.errors import RenderError, RendererUnavailable
 from iep.rendering.renderer import Renderer
@@ -229,7 +230,9 @@ def _new_message(
         max_attempts=limits.max_attempts,
         idempotency_key=request.idempotency_key,
         request_hash=digest,
-        trace_id=trace_id,
+        # The request's span (the API's tracing middleware): its trace is the message's (O1).
+        trace_id=trace_id or tracing.trace_id(),
+        traceparent=tracing.traceparent(),
         scheduled_at=request.scheduled_at,
         id=message_id,
         attachments=stored,

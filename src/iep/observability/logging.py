@@ -1,4 +1,5 @@
-"""JSON logs (O2): one object a line with level, time, event and, where known, tenant_id and message_id."""
+"""JSON logs (O2): one object a line with level, time, event and, where known, tenant_id, message_id, trace_id and
+span_id."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import logging
 import sys
 
 import structlog
+
+from iep.observability import tracing
 
 
 def configure(level: str = "info", *, json: bool = True) -> None:
@@ -17,6 +20,7 @@ def configure(level: str = "info", *, json: bool = True) -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            tracing.log_ids,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
             structlog.processors.format_exc_info,
             renderer,

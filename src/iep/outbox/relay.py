@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.kit.db import asyncpg_dsn
 from iep.kit.listen import listen_forever
+from iep.observability import tracing
 from iep.outbox import repository
 from iep.queue.port import Job, Queue
 
@@ -34,15 +37,7 @@ class Relay:
             rows = await repository.claim_batch(conn, self._batch)
             if not rows:
                 return 0
-            jobs = [
-                Job(
-                    message_id=r["message_id"],
-                    tenant_id=r["tenant_id"],
-                    priority=r["priority"],
-                    available_at=r["available_at"],
-                )
-                for r in rows
-            ]
+            jobs = [_job(r) for r in rows]
             # Broker backends confirm before we delete; the postgres backend writes in this transaction.
             await self._queue.publish(jobs, connection=conn)
             await repository.remove(conn, [r["id"] for r in rows])
@@ -71,3 +66,21 @@ class Relay:
     async def stop(self) -> None:
         self._stopping.set()
         self._wakeup.set()
+
+
+def _job(row: dict[str, Any]) -> Job:
+    """The queue message of an outbox row; a traced accept's trace goes on through a span of the relay's own."""
+    payload = dict(row["payload"] or {})
+    carried = payload.get("traceparent")
+    if carried:
+        context = tracing.parent(carried)
+        with tracing.tracer().start_as_current_span("relay.publish", context=context, kind=SpanKind.PRODUCER) as span:
+            span.set_attribute("iep.message_id", str(row["message_id"]))
+            payload["traceparent"] = tracing.traceparent()
+    return Job(
+        message_id=row["message_id"],
+        tenant_id=row["tenant_id"],
+        priority=row["priority"],
+        available_at=row["available_at"],
+        payload=payload or None,
+    )

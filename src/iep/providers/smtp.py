@@ -101,7 +101,8 @@ class SmtpProvider:
             raise self._classify(exc) from exc
         finally:
             self._release(conn, healthy=healthy)
-        response = reply
+        # aiosmtplib answers only with the text; it raised unless the end of DATA got 250.
+        response = f"250 {reply}"
         if refused:
             # At least one recipient took the message, so it was sent; the refusals are kept with it.
             details = "; ".join(f"{rcpt} {r.code} {r.message}" for rcpt, r in refused.items())

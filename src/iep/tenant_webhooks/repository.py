@@ -237,7 +237,8 @@ WHERE ev.id = :id AND e.id = ev.endpoint_id AND ev.status = 'pending' AND ev.nex
   AND (ev.lease_until IS NULL OR ev.lease_until < :now) AND (e.active OR ev.replay)
   AND {_HEAD_OF_LINE}
 RETURNING ev.id, ev.tenant_id, ev.endpoint_id, ev.message_id, ev.event_type, ev.data, ev.created_at, ev.attempts,
-  ev.max_attempts, ev.replay, e.url, e.secret_encrypted
+  ev.max_attempts, ev.replay, e.url, e.secret_encrypted,
+  (SELECT m.trace_id FROM messages m WHERE m.id = ev.message_id) AS trace_id
 """  # noqa: S608 - only constant SQL fragments are interpolated, never input
 ).bindparams(bindparam("id", type_=UUID(as_uuid=True)))
 

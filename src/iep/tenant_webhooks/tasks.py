@@ -16,12 +16,14 @@ from typing import Any
 
 import orjson
 import structlog
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.kit.clock import Clock
 from iep.kit.crypto import CryptoError, KeyRing
 from iep.kit.ids import uuid7
-from iep.observability import metrics
+from iep.observability import metrics, tracing
 from iep.tenant_webhooks import repository, signing
 from iep.tenant_webhooks.sender import AttemptResult, WebhookSender
 
@@ -75,9 +77,24 @@ async def deliver_event(deps: WebhookDeps, event_id: uuid.UUID) -> str | None:
         row = await repository.claim_event(conn, event_id, deps.worker_id, now, now + deps.lease)
     if row is None:
         return None
+    # The message's trace goes on in this role too (O1): one span per attempt, child of the message's trace.
+    with tracing.tracer().start_as_current_span(
+        "webhook.deliver",
+        context=tracing.parent(None, row.get("trace_id")),
+        kind=SpanKind.CLIENT,
+        attributes={"iep.message_id": str(row["message_id"]), "iep.webhook.event": row["event_type"]},
+    ) as span:
+        status = await _deliver_claimed(deps, row)
+        span.set_attribute("iep.webhook.status", status or "lease_lost")
+        return status
+
+
+async def _deliver_claimed(deps: WebhookDeps, row: dict[str, Any]) -> str | None:
     body = payload(row)
     msg_id = signing.webhook_id(row["id"])
     result = await _attempt(deps, row, body, msg_id)
+    if result.status_code is not None:
+        trace.get_current_span().set_attribute("http.response.status_code", result.status_code)
     done = deps.clock.now()
     disabled_reason = (
         f"disabled after all {row['max_attempts']} attempts of {msg_id} ({row['event_type']}) failed and no "
