@@ -1304,6 +1304,8 @@ export interface components {
             template?: string | null;
             /** To */
             to: string[];
+            /** Traceid */
+            traceId?: string | null;
             /**
              * Updatedat
              * Format: date-time

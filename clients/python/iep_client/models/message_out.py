@@ -50,6 +50,7 @@ class MessageOut:
         events (list[EventOut] | None | Unset):
         headers (MessageOutHeadersType0 | None | Unset):
         template (None | str | Unset):
+        trace_id (None | str | Unset):
     """
 
     attempts: int
@@ -77,6 +78,7 @@ class MessageOut:
     events: list[EventOut] | None | Unset = UNSET
     headers: MessageOutHeadersType0 | None | Unset = UNSET
     template: None | str | Unset = UNSET
+    trace_id: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,6 +185,12 @@ class MessageOut:
         else:
             template = self.template
 
+        trace_id: None | str | Unset
+        if isinstance(self.trace_id, Unset):
+            trace_id = UNSET
+        else:
+            trace_id = self.trace_id
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -218,6 +226,8 @@ class MessageOut:
             field_dict["headers"] = headers
         if template is not UNSET:
             field_dict["template"] = template
+        if trace_id is not UNSET:
+            field_dict["traceId"] = trace_id
 
         return field_dict
 
@@ -406,6 +416,15 @@ class MessageOut:
 
         template = _parse_template(d.pop("template", UNSET))
 
+        def _parse_trace_id(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        trace_id = _parse_trace_id(d.pop("traceId", UNSET))
+
         message_out = cls(
             attempts=attempts,
             bcc=bcc,
@@ -432,6 +451,7 @@ class MessageOut:
             events=events,
             headers=headers,
             template=template,
+            trace_id=trace_id,
         )
 
         message_out.additional_properties = d
