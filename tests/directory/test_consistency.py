@@ -72,14 +72,14 @@ async def test_slow_registry_shows_in_the_p99_of_smtp_check_duration_seconds(
             "/v1/users", json={"name": "F", "primary": f"fast{i}@corp.example"}, headers=tenant.headers
         )
     fast = _p99(container)
-    assert fast <= 0.25
-    registry.proxy.set("pass", latency=0.3)  # each way: a lookup takes 0.6 s or more
+    assert fast <= 0.5  # milliseconds on a quiet machine; a busy one (a 2-core test run) may need a bucket more
+    registry.proxy.set("pass", latency=0.4)  # each way: a lookup takes 0.8 s or more
     for i in range(10):
         r = await users_api.post(
             "/v1/users", json={"name": "S", "primary": f"slow{i}@corp.example"}, headers=tenant.headers
         )
         assert r.status_code == 201
-    assert _p99(container) >= 0.5 > fast
+    assert _p99(container) >= 1.0 > fast
 
 
 async def test_metrics_present_and_moving(
