@@ -21,6 +21,7 @@ import orjson
 from bench import client, cpu, payload, procs, profile, scratch
 from bench.ceilings import smtp_sink, start_sink
 from bench.e2e import BROKERS, _arrivals, _fresh_vhost
+from bench.otlp_sink import OtlpSink
 from bench.report import Rate
 
 
@@ -76,7 +77,8 @@ async def drain(
         meter = cpu.CpuMeter({}, url)
         await meter.start()
         began = time.monotonic()
-        relay = procs.spawn_role("relay", env, logs, tag=f"-drain-{backend}")
+        tracing_env = {k: v for k, v in (worker_env or {}).items() if k.startswith("OTEL_")}
+        relay = procs.spawn_role("relay", {**env, **tracing_env}, logs, tag=f"-drain-{backend}")
         started.append(relay)
         worker = procs.spawn_role("worker", {**env, **(worker_env or {})}, logs, tag=f"-drain-{backend}")
         started.append(worker)
@@ -118,7 +120,10 @@ async def main(args: argparse.Namespace) -> int:
         procs.stop(sink)
     async with scratch.database("drain") as url:
         sender = await scratch.prepare_iep(url)
-        worker_env = {"WORKER_PROCESSES": str(args.worker_processes)} if args.worker_processes > 1 else None
+        worker_env = {"WORKER_PROCESSES": str(args.worker_processes)} if args.worker_processes > 1 else {}
+        collector = OtlpSink().__enter__() if args.otlp else None
+        if collector is not None:
+            worker_env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.endpoint
         result = await drain(
             url,
             sender.api_key,
@@ -128,6 +133,9 @@ async def main(args: argparse.Namespace) -> int:
             worker_env=worker_env,
             profile_seconds=args.profile,
         )
+    if collector is not None:
+        print(f"OTLP exports received: {collector.requests:,} ({collector.bytes:,} bytes)")
+        collector.__exit__()
     rate = result.rate()
     print(f"SMTP sink ceiling, 16 connections: {ceiling.per_second:,.0f} msgs/s")
     share = 100 * rate.per_second / ceiling.per_second
@@ -146,4 +154,7 @@ if __name__ == "__main__":
     parser.add_argument("--backend", default="postgres", choices=["postgres", "rabbitmq", "redis"])
     parser.add_argument("--worker-processes", type=int, default=1)
     parser.add_argument("--profile", type=float, default=0.0, help="py-spy the worker for this many seconds")
+    parser.add_argument(
+        "--otlp", action="store_true", help="export spans to a stand-in OTLP collector (tracing's cost)"
+    )
     sys.exit(asyncio.run(main(parser.parse_args())))

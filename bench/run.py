@@ -242,6 +242,16 @@ class Bench:
                 self.rows.append(report.compared(what, figure, "SMTP sink, 16 connections", sink))
                 self.rows.append(self.cpu_row(f"drain, {backend}, {processes} worker process(es)", result.cpu_ms,
                                               figure.per_second))  # fmt: skip
+        if "postgres" in self.backends:  # tracing's cost on the delivering side: the same drain exporting spans
+            with OtlpSink() as collector:
+                what = f"drain of {self.sizes.drain_messages:,} queued, postgres, OTLP export on"
+                self.say(what)
+                env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint}
+                result = await drain.drain(
+                    url, api_key, self.logs, backend="postgres", messages=self.sizes.drain_messages, worker_env=env
+                )
+            self.rows.append(report.compared(what, result.rate(), "SMTP sink, 16 connections", smtp[SMTP_CONNECTIONS]))
+            self.rows.append(self.cpu_row("drain, postgres, OTLP export on", result.cpu_ms, result.rate().per_second))
 
     async def batch(self, api: Api, api_key: str, multirow: Rate) -> Row:
         what = f"accept POST {accept.BATCH_PATH} ({accept.BATCH_SIZE} per request), 16 conns"
