@@ -23,6 +23,7 @@ from bench import (
     cpu,
     drain,
     e2e,
+    fairness,
     large_accepts,
     loadgen,
     machine,
@@ -252,6 +253,22 @@ class Bench:
                 )
             self.rows.append(report.compared(what, result.rate(), "SMTP sink, 16 connections", smtp[SMTP_CONNECTIONS]))
             self.rows.append(self.cpu_row("drain, postgres, OTLP export on", result.cpu_ms, result.rate().per_second))
+
+    async def fairness(self, url: str, api_key: str) -> None:
+        """A quiet tenant's p99 accept → handoff while another floods `priority: high` (postgres backend)."""
+        if "postgres" not in self.backends:
+            return
+        self.say("fairness: a quiet tenant beside a flood of priority: high")
+        await scratch.reset_messages(url)
+        result = await fairness.measure(url, api_key, self.logs, flood=self.sizes.drain_messages, quiet=100)
+        self.rows.append(
+            Row(
+                f"fairness: tenant B's p99 accept → handoff while tenant A floods {result.flood_accepted:,} high",
+                f"{result.flooded_p99_ms:,.1f} ms",
+                f"B alone: {result.alone_p99_ms:,.1f} ms (goal ≤ 2×)",
+                f"{result.ratio:.1f}×",
+            )
+        )
 
     async def batch(self, api: Api, api_key: str, multirow: Rate) -> Row:
         what = f"accept POST {accept.BATCH_PATH} ({accept.BATCH_SIZE} per request), 16 conns"
@@ -550,6 +567,7 @@ async def main(args: argparse.Namespace) -> int:
             await bench.accept(url, sender.api_key, pg, http)
             await bench.accept_variants(url, sender.api_key, pg[16])
             await bench.drains(url, sender.api_key, smtp)
+            await bench.fairness(url, sender.api_key)
             await bench.provider_events(url, http)
             await bench.directory_users(url, sender.api_key)
             await bench.large_accepts(url, sender.api_key)

@@ -10,7 +10,7 @@ import pytest
 from bench.otlp_sink import OtlpSink
 from bench.payload import send_body
 
-from bench import ceilings, cpu, drain, e2e, loadgen, machine, procs, report, scratch, stats
+from bench import ceilings, cpu, drain, e2e, fairness, loadgen, machine, procs, report, scratch, stats
 
 
 def test_wrk_result_line_is_read() -> None:
@@ -138,3 +138,13 @@ def test_the_stand_in_collector_takes_exports() -> None:
         with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
             assert answer.status == 200
     assert (collector.requests, collector.bytes) == (1, 2)
+
+
+async def test_fairness_measures_the_quiet_tenant_alone_and_beside_a_flood(tmp_path: Path) -> None:
+    async with scratch.database("fair") as url:
+        sender = await scratch.prepare_iep(url)
+        result = await fairness.measure(url, sender.api_key, tmp_path, flood=60, quiet=10)
+    assert (result.flood_accepted, result.quiet_delivered) == (60, 10)
+    assert 0 < result.alone_p99_ms < math.inf
+    assert 0 < result.flooded_p99_ms < math.inf
+    assert result.ratio > 0

@@ -1,0 +1,107 @@
+"""Fairness: a quiet tenant's accept → handoff latency, alone and while another tenant floods `priority: high`.
+
+The pipeline (api, relay, worker on the postgres backend, the sink) runs once. First tenant B sends paced
+messages alone; then tenant A posts a flood of high-priority messages as fast as 16 connections allow while B
+sends the same paced messages again. The figure is B's p99 during the flood against B's p99 alone (the issue's
+goal: within 2x); A's backlog is what the worker had to get through meanwhile.
+
+Run alone: `python -m bench.fairness [--flood 5000] [--quiet 100]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from bench import client, e2e, payload, scratch
+from bench.stats import percentile
+from iep.kit.db import create_engine
+from iep.sending_domains import repository as sending_domains
+from iep.tenancy import service as tenancy
+
+QUIET_RATE = 20.0  # B's messages per second: a product's steady trickle of password resets
+
+
+@dataclass(frozen=True, slots=True)
+class Fairness:
+    alone_p99_ms: float
+    flooded_p99_ms: float
+    flood_accepted: int
+    quiet_delivered: int
+
+    @property
+    def ratio(self) -> float:
+        return self.flooded_p99_ms / self.alone_p99_ms if self.alone_p99_ms else float("inf")
+
+
+async def flooding_tenant(url: str) -> str:
+    """A second tenant with its own verified domain and key: the one that floods."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            tenant = await tenancy.create_tenant(conn, name="Flood", slug="flood")
+            await sending_domains.insert_domain(conn, tenant["id"], scratch.SENDER_DOMAIN, verified=True)
+            _, key = await tenancy.create_key(conn, tenant_slug="flood", scopes=["send", "read"])
+    finally:
+        await engine.dispose()
+    return key
+
+
+async def _quiet_p99(pipe: e2e.Pipeline, url: str, api_key: str, count: int, run_id: str) -> tuple[float, int]:
+    done = await e2e.send_and_wait(
+        pipe,
+        url,
+        api_key=api_key,
+        body=orjson.dumps(payload.send_request()),
+        count=count,
+        connections=2,
+        run_id=run_id,
+        rate=QUIET_RATE,
+        patience=600,
+    )
+    return percentile(done.latencies_ms, 99), done.delivered
+
+
+async def measure(url: str, quiet_key: str, logs: Path, *, flood: int, quiet: int) -> Fairness:
+    flood_key = await flooding_tenant(url)
+    high = orjson.dumps({**payload.send_request(), "priority": "high"})
+    async with e2e.pipeline(url, "postgres", logs) as pipe:
+        alone, _ = await _quiet_p99(pipe, url, quiet_key, quiet, "fair-alone")
+        flooding = asyncio.create_task(
+            client.post_many(
+                pipe.base + "/v1/messages", api_key=flood_key, body=high, count=flood, connections=16, run_id="flood"
+            )
+        )
+        await asyncio.sleep(1.0)  # the flood is under way, its backlog growing, before B sends
+        flooded, delivered = await _quiet_p99(pipe, url, quiet_key, quiet, "fair-flooded")
+        stats = await flooding
+    return Fairness(alone, flooded, stats.accepted, delivered)
+
+
+async def main(args: argparse.Namespace) -> int:
+    logs = Path(tempfile.mkdtemp(prefix="iep-fairness-"))
+    async with scratch.database("fair") as url:
+        sender = await scratch.prepare_iep(url)
+        result = await measure(url, sender.api_key, logs, flood=args.flood, quiet=args.quiet)
+    print(
+        f"tenant B alone, {args.quiet} messages at {QUIET_RATE:g}/s: p99 accept → handoff {result.alone_p99_ms:.1f} ms"
+    )
+    print(
+        f"tenant B while tenant A floods {result.flood_accepted:,} priority: high: p99 {result.flooded_p99_ms:.1f} ms "
+        f"({result.ratio:.2f}× alone; goal ≤ 2×), {result.quiet_delivered} of {args.quiet} delivered"
+    )
+    print(f"logs: {logs}")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--flood", type=int, default=5000)
+    parser.add_argument("--quiet", type=int, default=100)
+    sys.exit(asyncio.run(main(parser.parse_args())))
