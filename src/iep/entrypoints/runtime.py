@@ -10,30 +10,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import structlog
-import uvicorn
 
 from iep import bootstrap
 from iep.config import ConfigError, Role, Settings
-from iep.delivery.worker import Worker
-from iep.directory.events import DIRECTORY_TOPIC
-from iep.directory.relay import DirectoryRelay
-from iep.entrypoints.api import create_app
-from iep.entrypoints.processes import inherited_socket
-from iep.entrypoints.registry import registry_parts
-from iep.inbound_mail.server import inbound_server
-from iep.inbound_mail.sink import StoringSink
-from iep.inbound_mail.submission import Submission
-from iep.kit import migrate
-from iep.kit.embedded_pg import ensure_embedded
 from iep.kit.selftest import ensure_safe_interpreter
 from iep.observability import tracing
-from iep.observability.metrics import BreakerCollector
-from iep.observability.server import OperationsServer
-from iep.outbox.relay import Relay
-from iep.outbox.sweeper import Sweeper
 from iep.queue.port import SEND_QUEUE, WEBHOOK_QUEUE
-from iep.retention.sweeper import RetentionSweeper
-from iep.tenant_webhooks.worker import Dispatcher, WebhookWorker
 
 log = structlog.get_logger("iep.run")
 API_SHUTDOWN_GRACE_SECONDS = 10
@@ -42,6 +24,8 @@ API_SHUTDOWN_GRACE_SECONDS = 10
 async def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
+    from iep.kit.embedded_pg import ensure_embedded
+
     return await ensure_embedded(settings.state_dir)
 
 
@@ -51,6 +35,8 @@ async def run_role(settings: Settings, role: Role) -> None:
         raise ConfigError("IEP cannot start, bad configuration:\n  BOUNCE_DOMAIN is required for role smtp")
     url = await database_url(settings)
     if role in (Role.DEV, Role.ALL) or not settings.database_url:
+        from iep.kit import migrate  # Alembic, loaded only by a role that migrates
+
         await migrate.upgrade(url)
     if role is Role.DEV:
         from iep.entrypoints.dev import dev_encryption_key, dev_templates_dir
@@ -73,7 +59,13 @@ async def run_role(settings: Settings, role: Role) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     parts: list[tuple[str, Callable[[], Coroutine[Any, Any, None]], Callable[[], Awaitable[None] | None]]] = []
+    # Each role imports only what its parts use: a worker loads neither the API nor the dashboard (idle RSS).
     if role in (Role.API, Role.ALL, Role.DEV):
+        import uvicorn
+
+        from iep.entrypoints.api import create_app
+        from iep.entrypoints.processes import inherited_socket
+
         config = uvicorn.Config(
             create_app(container, role),
             host=settings.host,
@@ -99,6 +91,9 @@ async def run_role(settings: Settings, role: Role) -> None:
 
         parts.append(("api", _serve, _stop_server))
     if role in (Role.WORKER, Role.ALL, Role.DEV):
+        from iep.delivery.worker import Worker
+        from iep.observability.metrics import BreakerCollector
+
         # Warm render processes before the first job, so no message pays for their start.
         await container.renderer.start()
         worker = Worker(
@@ -111,6 +106,10 @@ async def run_role(settings: Settings, role: Role) -> None:
         if container.router.breaker is not None:
             container.metrics_registry.register(BreakerCollector(container.router.breaker))
     if role in (Role.RELAY, Role.ALL, Role.DEV):
+        from iep.outbox.relay import Relay
+        from iep.outbox.sweeper import Sweeper
+        from iep.retention.sweeper import RetentionSweeper
+
         relay = Relay(container.engine, url, container.queue(), batch_size=settings.relay_batch_size)
         parts.append(("relay", relay.run, relay.stop))
         sweeper = Sweeper(
@@ -130,6 +129,8 @@ async def run_role(settings: Settings, role: Role) -> None:
         )
         parts.append(("retention", retention.run, retention.stop))
     if role in (Role.WEBHOOKS, Role.ALL, Role.DEV):
+        from iep.tenant_webhooks.worker import Dispatcher, WebhookWorker
+
         dispatcher = Dispatcher(
             container.engine,
             container.queue(WEBHOOK_QUEUE),
@@ -151,6 +152,9 @@ async def run_role(settings: Settings, role: Role) -> None:
         audit = container.directory.audit
         parts.append(("directory-audit", audit.run, audit.stop))
     if role in (Role.RELAY, Role.ALL, Role.DEV):
+        from iep.directory.events import DIRECTORY_TOPIC
+        from iep.directory.relay import DirectoryRelay
+
         directory_relay = DirectoryRelay(
             container.engine,
             container.queue(DIRECTORY_TOPIC),
@@ -160,8 +164,12 @@ async def run_role(settings: Settings, role: Role) -> None:
         )
         parts.append(("directory-relay", directory_relay.run, directory_relay.stop))
     if role in (Role.REGISTRY, Role.ALL, Role.DEV):
+        from iep.entrypoints.registry import registry_parts
+
         parts += registry_parts(container, settings)
     if role not in (Role.API, Role.ALL, Role.DEV):
+        from iep.observability.server import OperationsServer
+
         # No API here: /metrics, /health and /ready on METRICS_PORT. The relay also reports queue depth and lag.
         scraped = (SEND_QUEUE, WEBHOOK_QUEUE) if role is Role.RELAY else ()
         ops = OperationsServer(container, role, [(name, container.queue(name)) for name in scraped])
@@ -169,6 +177,10 @@ async def run_role(settings: Settings, role: Role) -> None:
 
     smtp_listen = None
     if role in (Role.SMTP, Role.ALL, Role.DEV):
+        from iep.inbound_mail.server import inbound_server
+        from iep.inbound_mail.sink import StoringSink
+        from iep.inbound_mail.submission import Submission
+
         # DSNs and ARF reports take the provider events' path: stored once, applied forward only (F2).
         sink = StoringSink(container.engine)
         # Mail submission (D-9) enters the API's accept path, in this process.
