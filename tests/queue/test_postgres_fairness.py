@@ -61,3 +61,16 @@ async def test_two_workers_never_take_the_same_job(container: Container, clock: 
     assert len({j.receipt for j in taken}) == 80
     clock.advance(timedelta(seconds=61).total_seconds())  # locks expire: taken again, by whoever asks
     assert len(await one.claim(100)) == 80
+
+
+async def test_a_claimed_batch_hands_each_tenants_first_job_on_first(container: Container, clock: FakeClock) -> None:
+    """Within one claim too: sorted by priority alone, the flood's `high` jobs would all start before the quiet
+    tenant's `normal` one."""
+    queue = _queue(container, clock)
+    await queue.publish(_jobs(FLOODER, 30, 0, clock))
+    clock.advance(1)
+    quiet = _jobs(QUIET, 1, 1, clock)
+    await queue.publish(quiet)
+    taken = await queue.claim(16)
+    assert [j.tenant_id for j in taken[:2]] == [FLOODER, QUIET]
+    assert taken[1].message_id == quiet[0].message_id

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, delete, func, insert, select, text, update
+from sqlalchemy import BigInteger, and_, column, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -56,15 +56,15 @@ WITH RECURSIVE tenants AS (
     row_number() OVER (PARTITION BY tenant_id ORDER BY priority, available_at, id) AS turn
   FROM picks
 ), chosen AS (
-  SELECT q.id FROM queue_jobs q
-  JOIN (SELECT id FROM turns ORDER BY turn, priority, available_at, id LIMIT :limit) c ON c.id = q.id
+  SELECT q.id, c.turn FROM queue_jobs q
+  JOIN (SELECT id, turn FROM turns ORDER BY turn, priority, available_at, id LIMIT :limit) c ON c.id = q.id
   FOR UPDATE OF q SKIP LOCKED
 )
 UPDATE queue_jobs SET locked_by = :owner, locked_until = :locked_until, deliveries = queue_jobs.deliveries + 1
 FROM chosen WHERE queue_jobs.id = chosen.id
-RETURNING {_JOB_COLUMNS}
+RETURNING {_JOB_COLUMNS}, chosen.turn
 """  # noqa: S608 - the interpolated names are the table's own declared columns, never input
-).columns(*queue_jobs.c)
+).columns(*queue_jobs.c, column("turn", BigInteger))
 
 
 class PostgresQueue:
@@ -149,21 +149,21 @@ class PostgresQueue:
         stmt = _FAIR_CLAIM.bindparams(**params)
         async with self._engine.begin() as conn:
             rows = (await conn.execute(stmt)).all()
-        return sorted(
-            (
-                Job(
-                    message_id=r.message_id,
-                    tenant_id=r.tenant_id,
-                    priority=r.priority,
-                    available_at=r.available_at,
-                    deliveries=r.deliveries,
-                    receipt=r.id,
-                    payload=r.payload,
-                )
-                for r in rows
-            ),
-            key=lambda j: (j.priority, j.available_at or now),
-        )
+        # Handed on in turn order, so each tenant's first job starts before any tenant's second: sorted by priority
+        # alone, a flood of `high` would go first within the batch too.
+        ordered = sorted(rows, key=lambda r: (r.turn, r.priority, r.available_at, r.id))
+        return [
+            Job(
+                message_id=r.message_id,
+                tenant_id=r.tenant_id,
+                priority=r.priority,
+                available_at=r.available_at,
+                deliveries=r.deliveries,
+                receipt=r.id,
+                payload=r.payload,
+            )
+            for r in ordered
+        ]
 
     async def _seconds_to_next_due(self) -> float:
         now = self._clock.now()
