@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 import time
@@ -118,24 +119,24 @@ async def main(args: argparse.Namespace) -> int:
         ceiling = await smtp_sink(sink_port, connections=16, messages=min(args.messages, 3000))
     finally:
         procs.stop(sink)
-    async with scratch.database("drain") as url:
-        sender = await scratch.prepare_iep(url)
-        worker_env = {"WORKER_PROCESSES": str(args.worker_processes)} if args.worker_processes > 1 else {}
-        collector = OtlpSink().__enter__() if args.otlp else None
+    worker_env = {"WORKER_PROCESSES": str(args.worker_processes)} if args.worker_processes > 1 else {}
+    with contextlib.ExitStack() as stack:
+        collector = stack.enter_context(OtlpSink()) if args.otlp else None
         if collector is not None:
             worker_env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.endpoint
-        result = await drain(
-            url,
-            sender.api_key,
-            logs,
-            backend=args.backend,
-            messages=args.messages,
-            worker_env=worker_env,
-            profile_seconds=args.profile,
-        )
+        async with scratch.database("drain") as url:
+            sender = await scratch.prepare_iep(url)
+            result = await drain(
+                url,
+                sender.api_key,
+                logs,
+                backend=args.backend,
+                messages=args.messages,
+                worker_env=worker_env,
+                profile_seconds=args.profile,
+            )
     if collector is not None:
         print(f"OTLP exports received: {collector.requests:,} ({collector.bytes:,} bytes)")
-        collector.__exit__()
     rate = result.rate()
     print(f"SMTP sink ceiling, 16 connections: {ceiling.per_second:,.0f} msgs/s")
     share = 100 * rate.per_second / ceiling.per_second

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from iep.bootstrap import Container
@@ -29,7 +30,7 @@ async def _accept(api: httpx.AsyncClient, tenant: TenantKey, n: int) -> list[uui
 
 
 async def test_concurrent_claims_share_statements_and_each_message_goes_to_one_caller(
-    api: httpx.AsyncClient, container: Container, tenant: TenantKey
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = await _accept(api, tenant, 12)
     await relay_all(container)
@@ -41,12 +42,9 @@ async def test_concurrent_claims_share_statements_and_each_message_goes_to_one_c
         calls.append(len(message_ids))
         return await original(conn, message_ids, owner, now, lease)
 
-    repository.claim_many = counting  # type: ignore[assignment]
-    try:
-        # Every message asked for twice at once (a job delivered twice): each is claimed by exactly one caller.
-        rows = await asyncio.gather(*(batches.claim(i) for i in ids + ids))
-    finally:
-        repository.claim_many = original  # type: ignore[assignment]
+    monkeypatch.setattr(repository, "claim_many", counting)
+    # Every message asked for twice at once (a job delivered twice): each is claimed by exactly one caller.
+    rows = await asyncio.gather(*(batches.claim(i) for i in ids + ids))
     claimed = [r["id"] for r in rows if r is not None]
     assert sorted(claimed) == sorted(ids)
     assert len(calls) < len(ids), f"{len(calls)} statements for {len(ids)} messages"

@@ -12,7 +12,7 @@ import pytest
 
 from tests.deploy.helm_render import Unsupported, render_chart, render_template
 
-CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "iep"
+CHART = Path(__file__).resolve().parents[2] / "deploy/helm/iep"  # rendered in Python: no helm binary is run
 ROLES = ("api", "worker", "relay", "webhooks", "smtp", "registry")
 KUBERNETES = "1.30.0"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -64,10 +64,10 @@ def wanted(
 
 
 async def load_many(
-    conn: AsyncConnection, many: Sequence[repository.ContextWanted], now: datetime | None
+    conn: AsyncConnection, many: Sequence[repository.ContextWanted], now: datetime
 ) -> list[SendingContext]:
-    """The contexts of many messages in one statement, in order."""
-    rows = await repository.sending_contexts(conn, many, now or datetime.now(UTC))
+    """The contexts of many messages in one statement, in order (suppressions as they stand at `now`)."""
+    rows = await repository.sending_contexts(conn, many, now)
     contexts = []
     for w, row in zip(many, rows, strict=True):
         files = await repository.attachment_rows(conn, w.message_id) if row["files"] else []

@@ -70,6 +70,8 @@ class DeliveryDeps:
     lease: timedelta
     worker_id: str
     renderer: Renderer
+    # Claims, sending contexts and sent records, shared by the sends in flight (owned by `worker_id`).
+    batches: SendBatches
     attachments: AttachmentStore | None = None
     keyring: KeyRing | None = None
     # A crash (a bug, data the code did not expect) is retried this many times in all, `crash_backoff` apart
@@ -81,8 +83,6 @@ class DeliveryDeps:
     hold: timedelta = timedelta(seconds=300)
     # Renews claims in progress and says when one was lost (fenced leases); None only in tests of the bare step.
     leases: LeaseKeeper | None = None
-    # Claims and sent records shared by the sends in flight; None: one statement each.
-    batches: SendBatches | None = None
 
 
 class LeaseLost(Exception):
@@ -126,13 +126,7 @@ def outgoing(row: dict[str, Any], rendered: Rendered) -> OutgoingEmail:
 
 async def deliver_message(deps: DeliveryDeps, message_id: uuid.UUID, traceparent: str | None = None) -> Decision:
     now = deps.clock.now()
-    if deps.batches is not None:
-        row = await deps.batches.claim(message_id)
-    else:
-        async with deps.engine.connect() as pooled:
-            # The claim is one statement: autocommit makes it one round trip instead of BEGIN + claim + COMMIT.
-            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
-            row = await repository.claim(conn, message_id, deps.worker_id, now, deps.lease)
+    row = await deps.batches.claim(message_id)
     if row is None:
         async with deps.engine.connect() as conn:
             state = await repository.current(conn, message_id)
@@ -214,13 +208,8 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         suppressed=suppressions.dropped(row, email),
         fence=row["attempts"],
     )
-    if deps.batches is not None:
-        recorded = await deps.batches.record_sent(sent)
-    else:
-        async with deps.engine.connect() as conn:
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            recorded = await repository.record(autocommit, sent)
-    if not recorded:  # another worker claimed the message since: its record stands (fenced lease)
+    if not await deps.batches.record_sent(sent):
+        # Another worker claimed the message since: its record stands (fenced lease).
         bound.warning("record_refused", provider=result.provider, fence=row["attempts"])
         return Decision(Outcome.DONE)
     # Only after the record: the gap between the provider's "accepted" and our commit stays one round trip.
@@ -282,7 +271,8 @@ async def _provider_send(route: Route, email: OutgoingEmail) -> SendResult:
 async def _throttle(deps: DeliveryDeps, route: Route) -> None:
     """Wait for the provider's rate limit, at most half a lease: a longer wait goes back to the queue."""
     try:
-        await asyncio.wait_for(deps.router.throttle(route), timeout=deps.lease.total_seconds() / 2)
+        async with asyncio.timeout(deps.lease.total_seconds() / 2):  # no task of its own, unlike wait_for
+            await deps.router.throttle(route)
     except TimeoutError:
         raise TransientProviderError(f"{route.provider.name}: rate limit wait over half the lease") from None
 
@@ -295,11 +285,7 @@ async def _prepare(deps: DeliveryDeps, row: dict[str, Any], email: OutgoingEmail
     """Suppressed recipients dropped; attachments, DKIM key and unsubscribe link added; the provider chosen (D-3)."""
     domain = row["from_email"].rpartition("@")[2]
     wanted = sending_context.wanted(row["tenant_id"], row["id"], domain, email.envelope_recipients)
-    if deps.batches is not None:
-        ctx = await deps.batches.context(wanted)
-    else:
-        async with deps.engine.connect() as conn:
-            ctx = (await sending_context.load_many(conn, [wanted], deps.clock.now()))[0]
+    ctx = await deps.batches.context(wanted)
     if not ctx.tenant_active:  # read with the tenant's settings: no extra round trip
         raise TenantSuspendedHold()
     email = suppressions.without_suppressed(email, ctx.suppressed)  # before any attachment fetch or provider

@@ -9,58 +9,33 @@ time, so a bad row fails only its own request.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from iep.kit.batching import Batcher
 from iep.messages import repository
 
 MAX_BATCH = 128
 
 
-@dataclass(slots=True)
-class _Waiting:
-    params: dict[str, Any]
-    done: asyncio.Future[dict[str, Any] | None]
-
-
 class GroupCommit:
     def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_BATCH) -> None:
         self._engine = engine
-        self._max_batch = max_batch
-        self._waiting: list[_Waiting] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._batches: Batcher[dict[str, Any], dict[str, Any] | Exception | None] = Batcher(
+            self._write, max_batch=max_batch
+        )
 
     async def insert(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """`repository.insert_accepted`, committed together with whatever other accepts are waiting."""
-        waiting = _Waiting(params, asyncio.get_running_loop().create_future())
-        self._waiting.append(waiting)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_while_waiting())
-        # A request that goes away does not take its message out of a batch already on the wire.
-        return await asyncio.shield(waiting.done)
+        result = await self._batches.submit(params)
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-    async def _write_while_waiting(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-            try:
-                await self._write(batch)
-            except BaseException as exc:  # the task itself must not die with futures left unanswered
-                for waiting in batch:
-                    _fail(waiting, exc)
-                if not isinstance(exc, Exception):
-                    raise
-
-    async def _write(self, batch: list[_Waiting]) -> None:
-        results = await write_many(self._engine, [w.params for w in batch])
-        for waiting, result in zip(batch, results, strict=True):
-            if isinstance(result, Exception):
-                _fail(waiting, result)
-            elif not waiting.done.done():
-                waiting.done.set_result(result)
+    async def _write(self, batch: list[dict[str, Any]]) -> list[dict[str, Any] | Exception | None]:
+        return await write_many(self._engine, batch)
 
 
 async def write_many(engine: AsyncEngine, batch: list[dict[str, Any]]) -> list[dict[str, Any] | Exception | None]:
@@ -98,9 +73,3 @@ async def _write_one(engine: AsyncEngine, params: dict[str, Any]) -> dict[str, A
             return await repository.insert_accepted(conn, params)
     except Exception as exc:
         return exc
-
-
-def _fail(waiting: _Waiting, exc: BaseException) -> None:
-    if not waiting.done.done():
-        waiting.done.set_exception(exc)
-        waiting.done.exception()  # mark retrieved: a request that went away must not leave a warning behind
