@@ -16,6 +16,7 @@ from iep.attachments.storage import AttachmentStore, LocalStore, S3Store
 from iep.config import ConfigError, QueueBackend, Role, Settings
 from iep.delivery.batches import SendBatches
 from iep.delivery.breaker import BreakerPolicy, BreakerStore, CircuitBreaker, MemoryBreakerStore
+from iep.delivery.breaker_batching import BatchingBreakerStore
 from iep.delivery.breaker_redis import RedisBreakerStore
 from iep.delivery.leases import LeaseKeeper
 from iep.delivery.rate_limit import (
@@ -121,7 +122,9 @@ class Container:
             s = self.settings
             # Shared through Redis across workers when REDIS_URL is set (D7); this process's own otherwise.
             breaker_store: BreakerStore = (
-                RedisBreakerStore(self.redis, prefix=s.redis_key_prefix) if self.redis else MemoryBreakerStore()
+                BatchingBreakerStore(RedisBreakerStore(self.redis, prefix=s.redis_key_prefix))
+                if self.redis
+                else MemoryBreakerStore()
             )
             buckets: BucketStore = (
                 FallbackBucketStore(RedisBucketStore(self.redis, prefix=s.redis_key_prefix))

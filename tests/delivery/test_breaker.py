@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from iep.delivery.breaker import BreakerPolicy, CircuitBreaker, MemoryBreakerStore, State, Transition
+from iep.delivery.breaker_batching import BatchingBreakerStore
 from iep.delivery.breaker_redis import RedisBreakerStore
 from iep.kit.clock import FakeClock
 from tests.support import redis as test_redis
@@ -124,3 +125,70 @@ async def test_two_workers_sharing_redis_see_one_circuit_and_one_probe(clock: Fa
     finally:
         await test_redis.delete_prefix(client, prefix)
         await client.aclose()
+
+
+class CountingStore(MemoryBreakerStore):
+    """The shared store, with the questions it was asked counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    async def allow(self, provider: str, now: float, policy: BreakerPolicy) -> tuple[bool, State, State]:
+        self.asked.append("allow")
+        return await super().allow(provider, now, policy)
+
+    async def record(
+        self, provider: str, now: float, policy: BreakerPolicy, *, ok: int = 0, failed: int = 0
+    ) -> tuple[State, State]:
+        self.asked.append(f"record {ok}/{failed}")
+        return await super().record(provider, now, policy, ok=ok, failed=failed)
+
+
+async def test_a_closed_circuit_is_trusted_for_a_moment_and_successes_go_over_in_bulk(clock: FakeClock) -> None:
+    shared = CountingStore()
+    b, _ = breaker(BatchingBreakerStore(shared, trust_seconds=1.0), clock)
+    for _ in range(50):
+        assert await b.allow("smtp")
+        await b.record("smtp", ok=True)
+    assert shared.asked == ["allow"]  # one question, fifty sends
+    clock.advance(1)
+    assert await b.allow("smtp")
+    await b.record("smtp", ok=True)
+    assert shared.asked == ["allow", "allow", "record 51/0"]
+
+
+async def test_a_failure_goes_over_at_once_with_the_successes_before_it(clock: FakeClock) -> None:
+    shared = CountingStore()
+    b, seen = breaker(BatchingBreakerStore(shared, trust_seconds=1.0), clock)
+    assert await b.allow("smtp")
+    for ok in (True, True, False):
+        await b.record("smtp", ok=ok)
+    assert shared.asked == ["allow", "record 2/1"]
+    await b.record("smtp", ok=False)  # 2 of 4 failed: the shared circuit opens, and this process knows at once
+    assert b.states["smtp"] is State.OPEN
+    assert not await b.allow("smtp")
+    assert [t.new for t in seen] == [State.OPEN]
+
+
+async def test_another_process_opening_the_circuit_is_seen_within_the_trust(clock: FakeClock) -> None:
+    shared = MemoryBreakerStore()
+    here, _ = breaker(BatchingBreakerStore(shared, trust_seconds=1.0), clock)
+    there, _ = breaker(shared, clock)
+    assert await here.allow("ses")
+    for _ in range(4):
+        await there.record("ses", ok=False)
+    assert await here.allow("ses")  # still trusting its closed answer
+    clock.advance(1)
+    assert not await here.allow("ses")
+
+
+async def test_an_open_or_half_open_circuit_is_never_trusted(clock: FakeClock) -> None:
+    shared = CountingStore()
+    b, _ = breaker(BatchingBreakerStore(shared, trust_seconds=1.0), clock)
+    for _ in range(4):
+        await b.record("resend", ok=False)
+    clock.advance(30)
+    assert await b.allow("resend")  # the probe
+    assert not await b.allow("resend")  # asked again, not trusted: the shared store keeps the one-probe rule
+    assert shared.asked[-2:] == ["allow", "allow"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.errors import HeaderParseError
+from email.headerregistry import Address as HeaderAddress
 from typing import Any
 
 import pytest
@@ -122,3 +124,23 @@ def test_an_unbreakable_header_goes_to_the_full_builder() -> None:
         wire_message(email, message_id_domain=DOMAIN)
     raw, _ = wire(email, message_id_domain=DOMAIN)
     assert parse(raw)["X-Token"] == "t" * 1200
+
+
+_ATOM_CHARS = st.sampled_from("abcXYZ019!#$%&'*+/=?^_`{|}~-.@\"() ,;<>[]\\é")
+
+
+@settings(max_examples=400, deadline=None)
+@given(address=st.text(_ATOM_CHARS, min_size=1, max_size=24))
+def test_the_quick_address_check_accepts_only_what_the_strict_parser_accepts(address: str) -> None:
+    if not mime_wire._DOT_ATOM_ADDRESS.fullmatch(address):
+        return
+    try:
+        parsed = HeaderAddress(addr_spec=address)
+    except (ValueError, HeaderParseError) as exc:
+        raise AssertionError(f"{address!r} passed the quick check but not the parser") from exc
+    assert parsed.addr_spec == address
+
+
+def test_the_quick_address_check_refuses_what_needs_the_parser() -> None:
+    for address in ('"quoted"@example.com', "a..b@example.com", "a@-x.example", "a@b@c.example", "a b@example.com"):
+        assert not mime_wire._DOT_ATOM_ADDRESS.fullmatch(address), address

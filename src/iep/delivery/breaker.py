@@ -51,8 +51,10 @@ class BreakerStore(Protocol):
         """Whether a call may go now, and the state before and after asking (half-open starts here)."""
         ...
 
-    async def record(self, provider: str, now: float, ok: bool, policy: BreakerPolicy) -> tuple[State, State]:
-        """Count one call's outcome; the state before and after."""
+    async def record(
+        self, provider: str, now: float, policy: BreakerPolicy, *, ok: int = 0, failed: int = 0
+    ) -> tuple[State, State]:
+        """Count calls' outcomes (`ok` good and `failed` bad ones, ending now); the state before and after."""
         ...
 
     async def peek(self, provider: str) -> State:
@@ -65,7 +67,7 @@ class _Circuit:
     state: State = State.CLOSED
     opened_at: float = 0.0
     probe_until: float = 0.0
-    calls: deque[tuple[float, bool]] = field(default_factory=deque)
+    calls: deque[tuple[float, int, int]] = field(default_factory=deque)  # (at, good, bad)
 
 
 class MemoryBreakerStore:
@@ -90,21 +92,24 @@ class MemoryBreakerStore:
         circuit = self._circuits.get(provider)
         return circuit.state if circuit else State.CLOSED
 
-    async def record(self, provider: str, now: float, ok: bool, policy: BreakerPolicy) -> tuple[State, State]:
+    async def record(
+        self, provider: str, now: float, policy: BreakerPolicy, *, ok: int = 0, failed: int = 0
+    ) -> tuple[State, State]:
         c = self._circuits.setdefault(provider, _Circuit())
         old = c.state
         if c.state is State.OPEN:
             return old, old  # a call that started before the circuit opened says nothing new
         if c.state is State.HALF_OPEN:
-            c.state = State.CLOSED if ok else State.OPEN
+            c.state = State.OPEN if failed else State.CLOSED
             c.opened_at = now
             c.calls.clear()
             return old, c.state
-        c.calls.append((now, ok))
+        c.calls.append((now, ok, failed))
         while c.calls and c.calls[0][0] <= now - policy.window_seconds:
             c.calls.popleft()
-        failures = sum(1 for _, good in c.calls if not good)
-        if len(c.calls) >= policy.min_calls and failures >= policy.failure_ratio * len(c.calls):
+        total = sum(good + bad for _, good, bad in c.calls)
+        failures = sum(bad for _, _, bad in c.calls)
+        if total >= policy.min_calls and failures >= policy.failure_ratio * total:
             c.state, c.opened_at = State.OPEN, now
             c.calls.clear()
         return old, c.state
@@ -129,7 +134,7 @@ class CircuitBreaker:
 
     async def record(self, provider: str, *, ok: bool) -> None:
         now = self._clock.now().timestamp()
-        old, new = await self._store.record(provider, now, ok, self.policy)
+        old, new = await self._store.record(provider, now, self.policy, ok=int(ok), failed=int(not ok))
         self._note(provider, old, new, now)
 
     async def state(self, provider: str) -> State:

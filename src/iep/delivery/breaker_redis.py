@@ -27,29 +27,30 @@ redis.call('HSET', KEYS[1], 'state', 'half_open', 'probe_until', tostring(now + 
 return {1, state, 'half_open'}
 """
 
-# KEYS: state hash, all calls zset, failed calls zset. ARGV: now, ok, window, min calls, ratio, member, ttl.
+# KEYS: state hash, calls zset. ARGV: now, good, bad, window, min calls, ratio, member id, ttl.
+# A member is `id:good:bad` (one flush may carry many calls); its score is when it was counted.
 _RECORD = """
 local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
 local now = tonumber(ARGV[1])
 if state == 'open' then return {state, state} end
 if state == 'half_open' then
-  local new = (ARGV[2] == '1') and 'closed' or 'open'
+  local new = (ARGV[3] ~= '0') and 'open' or 'closed'
   redis.call('HSET', KEYS[1], 'state', new, 'opened_at', tostring(now))
-  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[2])
   return {state, new}
 end
-local oldest = '(' .. tostring(now - tonumber(ARGV[3]))
-redis.call('ZADD', KEYS[2], now, ARGV[6])
-if ARGV[2] ~= '1' then redis.call('ZADD', KEYS[3], now, ARGV[6]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', oldest)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', oldest)
-redis.call('EXPIRE', KEYS[2], ARGV[7])
-redis.call('EXPIRE', KEYS[3], ARGV[7])
-local total = redis.call('ZCARD', KEYS[2])
-local failed = redis.call('ZCARD', KEYS[3])
-if total >= tonumber(ARGV[4]) and failed >= tonumber(ARGV[5]) * total then
+redis.call('ZADD', KEYS[2], now, ARGV[7] .. ':' .. ARGV[2] .. ':' .. ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. tostring(now - tonumber(ARGV[4])))
+redis.call('EXPIRE', KEYS[2], ARGV[8])
+local total, failed = 0, 0
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local good, bad = string.match(member, ':(%d+):(%d+)$')
+  total = total + tonumber(good) + tonumber(bad)
+  failed = failed + tonumber(bad)
+end
+if total >= tonumber(ARGV[5]) and failed >= tonumber(ARGV[6]) * total then
   redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', tostring(now))
-  redis.call('DEL', KEYS[2], KEYS[3])
+  redis.call('DEL', KEYS[2])
   return {state, 'open'}
 end
 return {state, state}
@@ -65,7 +66,7 @@ class RedisBreakerStore:
 
     def _keys(self, provider: str) -> list[str]:
         base = f"{self._prefix}breaker:{{{provider}}}"  # one hash slot per provider, should Redis be a cluster
-        return [base, f"{base}:calls", f"{base}:failed"]
+        return [base, f"{base}:counts"]
 
     async def allow(self, provider: str, now: float, policy: BreakerPolicy) -> tuple[bool, State, State]:
         allowed, old, new = await self._allow(
@@ -77,13 +78,16 @@ class RedisBreakerStore:
         stored = await self._redis.hget(self._keys(provider)[0], "state")
         return State(_text(stored)) if stored else State.CLOSED
 
-    async def record(self, provider: str, now: float, ok: bool, policy: BreakerPolicy) -> tuple[State, State]:
+    async def record(
+        self, provider: str, now: float, policy: BreakerPolicy, *, ok: int = 0, failed: int = 0
+    ) -> tuple[State, State]:
         ttl = int(policy.window_seconds) + 60
         old, new = await self._record(
             keys=self._keys(provider),
             args=[
                 repr(now),
-                "1" if ok else "0",
+                ok,
+                failed,
                 policy.window_seconds,
                 policy.min_calls,
                 policy.failure_ratio,

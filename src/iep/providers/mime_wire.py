@@ -10,6 +10,7 @@ block it produced. Anything else (attachments, a non-ASCII local part) goes thro
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from datetime import UTC, datetime
 from email.header import Header
@@ -31,6 +32,9 @@ from iep.providers.mime import (
     serialize,
 )
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOT_ATOM_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*")
 _CRLF = b"\r\n"
 _MAX_LINE = 998  # RFC 5322 §2.1.1: a hard limit; 78 is the recommendation folding aims for
 _FOLD_AT = 78
@@ -94,8 +98,13 @@ def wire_message(email: OutgoingEmail, *, message_id_domain: str, date: datetime
 
 
 def _address(address: str, display_name: str | None, field: str) -> str:
-    _header_address(address, display_name, field)  # the same single-address check as the full builder
     normalized = normalize_address(address, field=field)
+    if _DOT_ATOM_ADDRESS.fullmatch(normalized):
+        # A dot-atom at a host name is always one valid addr-spec: the strict parser would only agree, slowly.
+        if display_name is not None:
+            check_header_value(f"{field} display name", display_name)
+    else:
+        _header_address(address, display_name, field)  # the same single-address check as the full builder
     if not display_name:
         return normalized
     return formataddr((display_name, normalized), charset="utf-8")
