@@ -120,6 +120,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         procs.stop(sink)
     worker_env = {"WORKER_PROCESSES": str(args.worker_processes)} if args.worker_processes > 1 else {}
+    worker_env.update(setting.split("=", 1) for setting in args.env)  # type: ignore[misc]
     with contextlib.ExitStack() as stack:
         collector = stack.enter_context(OtlpSink()) if args.otlp else None
         if collector is not None:
@@ -155,6 +156,7 @@ if __name__ == "__main__":
     parser.add_argument("--backend", default="postgres", choices=["postgres", "rabbitmq", "redis"])
     parser.add_argument("--worker-processes", type=int, default=1)
     parser.add_argument("--profile", type=float, default=0.0, help="py-spy the worker for this many seconds")
+    parser.add_argument("--env", action="append", default=[], help="a worker setting, NAME=value (repeatable)")
     parser.add_argument(
         "--otlp", action="store_true", help="export spans to a stand-in OTLP collector (tracing's cost)"
     )

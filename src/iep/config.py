@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     smtp_pass: str | None = None
     smtp_tls: SmtpTls = SmtpTls.NONE
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
-    smtp_pool_size: int = Field(default=8, ge=1, le=256)
+    smtp_pool_size: int = Field(default=16, ge=1, le=256)
     smtp_connect_timeout_seconds: float = Field(default=10.0, gt=0)
     # VERP: the envelope sender becomes bounces+<messageId>@BOUNCE_DOMAIN, so a bounce names its message.
     bounce_domain: str | None = None
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = True
 
-    worker_concurrency: int = Field(default=16, ge=1, le=1024)
+    worker_concurrency: int = Field(default=64, ge=1, le=1024)
     # Processes of the worker and API roles on this host (one core each); the role's parent supervises them.
     worker_processes: int = Field(default=1, ge=1, le=64)
     api_workers: int = Field(default=1, ge=1, le=64)

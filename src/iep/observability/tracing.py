@@ -28,6 +28,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 _PROPAGATOR = TraceContextTextMapPropagator()
 _provider: TracerProvider | None = None
 _exporting = False
+_tracer: tuple[trace.TracerProvider, trace.Tracer] | None = None
 
 
 def setup(role: str, endpoint: str | None) -> None:
@@ -51,7 +52,12 @@ def shutdown() -> None:
 
 
 def tracer() -> trace.Tracer:
-    return trace.get_tracer("iep")
+    # `get_tracer` builds a new tracer (and its scope, through a deprecation shim) on every call: three per email.
+    global _tracer
+    provider = trace.get_tracer_provider()
+    if _tracer is None or _tracer[0] is not provider:
+        _tracer = (provider, provider.get_tracer("iep"))
+    return _tracer[1]
 
 
 def traceparent() -> str | None:
