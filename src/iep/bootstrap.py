@@ -47,6 +47,7 @@ from iep.providers.base import Provider
 from iep.providers.devinbox import DevInboxProvider
 from iep.queue.port import SEND_QUEUE, Queue
 from iep.queue.postgres import PostgresQueue
+from iep.rendering.budget import RenderBudget
 from iep.rendering.catalog import TemplateCatalog
 from iep.rendering.compile_cache import CompileCache, CompileLock, FileLock, PostgresLock, RedisLock, RedisStore
 from iep.rendering.renderer import Renderer
@@ -359,4 +360,5 @@ def build_renderer(settings: Settings, *, engine: AsyncEngine | None = None) -> 
         bun_recycle_after=settings.render_bun_recycle_after,
         compile_timeout_ms=settings.render_compile_timeout_ms,
         closing=closing,
+        budget=RenderBudget(seconds=settings.render_tenant_budget_seconds, max_share=settings.render_tenant_max_share),
     )

@@ -188,6 +188,12 @@ class Settings(BaseSettings):
     render_bun_recycle_after: int = Field(default=100, ge=1)
     # Compiling a template (Bun.build, MJML) is not a render: it gets its own, longer bound.
     render_compile_timeout_ms: int = Field(default=30_000, ge=100)
+    # Seconds of render processes one tenant's renders may spend running into the timeout per minute (0: no cap);
+    # past it the tenant's renders are retried later instead of taking a process only to be killed again.
+    render_tenant_budget_seconds: float = Field(default=10.0, ge=0)
+    # The share of each render pool one tenant may hold at once (at least one process; 1: no cap), so the rest
+    # is always free for other tenants while one tenant's renders run into the timeout.
+    render_tenant_max_share: float = Field(default=0.5, gt=0, le=1)
 
     @field_validator("retry_delays_seconds")
     @classmethod

@@ -1,12 +1,14 @@
 """T4 in the send step: a runaway template fails its message permanently with `render_timeout`, at once, and the
-messages around it are sent; a template error is `render_error`; neither is retried."""
+messages around it are sent; a template error is `render_error`; neither is retried. A tenant past its render
+budget has its message retried later, and another tenant's is sent."""
 
 from __future__ import annotations
 
 import httpx
 
 from iep.bootstrap import Container
-from tests.conftest import SHARED_RENDER_TIMEOUT_MS, TenantKey
+from iep.tenancy import repository as tenancy_repository
+from tests.conftest import SHARED_RENDER_TIMEOUT_MS, TenantKey, make_tenant
 from tests.support.pipeline import drain
 from tests.support.smtp_sink import SmtpSink
 
@@ -64,3 +66,25 @@ async def test_a_template_error_at_render_is_render_error(
     events = shown["events"]
     assert isinstance(events, list)
     assert events[-1]["payload"]["reason"] == "render_error"
+
+
+async def test_a_tenant_past_its_render_budget_is_retried_later_and_another_tenant_is_sent(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, sink: SmtpSink
+) -> None:
+    other = await make_tenant(container, "globex")
+    async with container.engine.connect() as conn:
+        row = await tenancy_repository.tenant_by_slug(conn, tenant.slug)
+    assert row is not None
+    # As if the tenant's renders had just run into the timeout for its whole budget.
+    container.renderer.budget.charge(str(row["id"]), container.settings.render_tenant_budget_seconds)
+    block = {**BASE, "htmlBody": "{{#if name}}<p>{{name}}</p>{{/if}}"}  # a block: it needs a render process
+    deferred = await _send(api, tenant, {**block, "variables": {"name": "A"}})
+    sent = await _send(api, other, {**block, "variables": {"name": "B"}})
+
+    assert await drain(container) == 2
+
+    shown = await _show(api, tenant, deferred)
+    assert shown["status"] == "retry_scheduled"
+    assert "rendering later" in str(shown["lastError"])
+    assert (await _show(api, other, sent))["status"] == "sent"
+    assert [m.message["Subject"] for m in sink.handler.received] == ["Hi B"]

@@ -93,13 +93,16 @@ class TenantSuspendedHold(Exception):
     """The tenant is suspended: the message waits, it is neither sent nor failed (ADR 0006)."""
 
 
-async def render(renderer: Renderer, row: dict[str, Any]) -> Rendered:
-    """In a render process under the hard timeout; raises `RenderError` (permanent) or `RendererUnavailable`."""
+async def render(renderer: Renderer, row: dict[str, Any], *, tenant: str | None = None) -> Rendered:
+    """In a render process under the hard timeout and `tenant`'s render budget; raises `RenderError` (permanent)
+    or `RendererUnavailable` (the render processes, or the tenant's budget, are busy: later)."""
     if not row["template"]:
-        return await renderer.inline(row["subject"], row["html_body"], row["text_body"], row["variables"])
-    rendered = await renderer.named(row["template"], row["variables"])
+        return await renderer.inline(
+            row["subject"], row["html_body"], row["text_body"], row["variables"], tenant=tenant
+        )
+    rendered = await renderer.named(row["template"], row["variables"], tenant=tenant)
     if row["subject"]:  # the caller's subject replaces the template's
-        override = await renderer.inline(row["subject"], None, None, row["variables"])
+        override = await renderer.inline(row["subject"], None, None, row["variables"], tenant=tenant)
         rendered = replace(rendered, subject=override.subject)
     elif not rendered.subject:
         # Accept checked that the template gives one: only its own code (a TSX function of props) can get here.
@@ -166,7 +169,7 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
     message_id: uuid.UUID = row["id"]
     try:
         with tracing.tracer().start_as_current_span("render", attributes={"iep.template": row["template"] or ""}):
-            rendered = await render(deps.renderer, row)
+            rendered = await render(deps.renderer, row, tenant=str(row["tenant_id"]))
     except RenderError as exc:  # the same input fails the same way again: permanent (T4)
         return await _fail(deps, row, str(exc), None, exc.reason, None, dead=False)
     except RendererUnavailable as exc:

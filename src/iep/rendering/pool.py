@@ -63,6 +63,7 @@ class ProcessPool:
         self._in_rotation = 0
         self._live: set[_Proc] = set()
         self._background_tasks: set[asyncio.Task[None]] = set()
+        self._respawns: set[asyncio.Task[None]] = set()
         self._start_lock = asyncio.Lock()
         self._started = False
         self._closed = False
@@ -172,7 +173,7 @@ class ProcessPool:
                 break
             self._live.discard(spare)  # it died while waiting: replace it too
             if not self._closed:
-                self._background(self._respawn())
+                self._start_respawn()
         if kill:
             with contextlib.suppress(ProcessLookupError):
                 proc.process.kill()
@@ -184,7 +185,12 @@ class ProcessPool:
             self.recycled += 1
         self._background(self._reap(proc))
         if not self._closed:
-            self._background(self._respawn())
+            self._start_respawn()
+
+    def _start_respawn(self) -> None:
+        task = self._background(self._respawn())
+        self._respawns.add(task)
+        task.add_done_callback(self._respawns.discard)
 
     async def _respawn(self) -> None:
         delay = 0.1
@@ -247,14 +253,20 @@ class ProcessPool:
                 proc.process.kill()
             await proc.process.wait()
 
-    def _background(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _background(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._background_tasks.add(task)
         task.add_done_callback(self._background_tasks.discard)
+        return task
 
     async def wait_ready(self) -> None:
         """Wait until every replacement under way has been started (tests and benchmarks)."""
         while pending := [t for t in self._background_tasks if not t.done()]:
+            await asyncio.wait(pending)
+
+    async def replaced(self) -> None:
+        """Wait until the processes replaced so far have warm successors (or the pool is closed); later ones aside."""
+        if pending := [t for t in self._respawns if not t.done()]:
             await asyncio.wait(pending)
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ import orjson
 
 from iep.observability.metrics import render_timer
 from iep.rendering import react_email
+from iep.rendering.budget import RenderBudget
 from iep.rendering.catalog import TemplateCatalog, TemplateInvalid, TemplateSource, UnknownTemplate
 from iep.rendering.compile_cache import CompileCache, FileLock
 from iep.rendering.errors import RenderError, RendererUnavailable, RenderTooLarge
@@ -77,6 +78,7 @@ class Renderer:
         compile_timeout_ms: int = 30_000,
         extra_env: Mapping[str, str] | None = None,
         closing: Callable[[], Awaitable[None]] | None = None,
+        budget: RenderBudget | None = None,
     ) -> None:
         self.timeout = timeout_ms / 1000
         self.compile_timeout = compile_timeout_ms / 1000
@@ -86,6 +88,8 @@ class Renderer:
         self.python = python_pool(python_workers, extra_env=extra_env)
         self.bun = react_email.bun_pool(bun_workers, recycle_after=bun_recycle_after, extra_env=dict(extra_env or {}))
         self._closing = closing
+        # Per-tenant bounds on the pools; the default bounds nothing.
+        self.budget = budget or RenderBudget()
         self._toolchain_linked = False
         # Bun runs as nobody when IEP is root: compiled files are copied where nobody can read them.
         self._readable: Path | None = None
@@ -100,9 +104,18 @@ class Renderer:
             await self.bun.start()
 
     async def inline(
-        self, subject: str, html: str | None, text: str | None, data: Mapping[str, Any] | None
+        self,
+        subject: str,
+        html: str | None,
+        text: str | None,
+        data: Mapping[str, Any] | None,
+        *,
+        tenant: str | None = None,
     ) -> Rendered:
-        """Inline Handlebars content (T1) under the hard timeout; the text part made from HTML when absent (T6)."""
+        """Inline Handlebars content (T1) under the hard timeout; the text part made from HTML when absent (T6).
+
+        `tenant` puts a render that needs a process under that tenant's budget (rendering/budget.py).
+        """
         check_sources(subject=subject, html=html, text=text)
         checked = check_data(data)
         with render_timer("handlebars"):
@@ -110,7 +123,7 @@ class Renderer:
             if simple is not None:  # plain `{{name}}` substitution: no process round trip (docs/templates.md)
                 return Rendered(subject=simple[0].strip(), html=simple[1], text=simple[2])
             request = {"op": "handlebars", "subject": subject, "html": html, "text": text, "data": checked}
-            return rendered_from(await self.python.call(request, time_limit=self.timeout))
+            return rendered_from(await self._render(self.python, request, tenant))
 
     async def check_inline(self, parts: Mapping[str, str]) -> dict[str, str]:
         """Parse large inline Handlebars parts in a render process (off the event loop); the errors by part."""
@@ -118,22 +131,24 @@ class Renderer:
         reply = await self.python.call({"op": "check", "parts": dict(parts)}, time_limit=self.compile_timeout)
         return {str(k): str(v) for k, v in dict(reply.get("errors") or {}).items()}
 
-    async def named(self, qualified: str, data: Mapping[str, Any] | None) -> Rendered:
+    async def named(self, qualified: str, data: Mapping[str, Any] | None, *, tenant: str | None = None) -> Rendered:
         """The template an accepted message names (`namespace/name`)."""
         try:
             source = self.catalog.by_qualified(qualified)
         except (UnknownTemplate, TemplateInvalid) as exc:
             raise RenderError(str(exc)) from None
-        return await self.template(source, data)
+        return await self.template(source, data, tenant=tenant)
 
-    async def template(self, source: TemplateSource, data: Mapping[str, Any] | None) -> Rendered:
+    async def template(
+        self, source: TemplateSource, data: Mapping[str, Any] | None, *, tenant: str | None = None
+    ) -> Rendered:
         with render_timer(source.format):
-            return await self._template(source, data)
+            return await self._template(source, data, tenant)
 
-    async def _template(self, source: TemplateSource, data: Mapping[str, Any] | None) -> Rendered:
+    async def _template(self, source: TemplateSource, data: Mapping[str, Any] | None, tenant: str | None) -> Rendered:
         props = check_data(data)
         if source.format == "tsx":
-            return await self._tsx(source, props)
+            return await self._tsx(source, props, tenant)
         html = source.body if source.format == "jinja" else await self._mjml(source)
         request = {
             "op": "jinja",
@@ -145,7 +160,14 @@ class Renderer:
             "inline_css": source.format == "jinja",
             "data": props,
         }
-        return rendered_from(await self.python.call(request, time_limit=self.timeout))
+        return rendered_from(await self._render(self.python, request, tenant))
+
+    async def _render(
+        self, pool: ProcessPool, request: Mapping[str, Any], tenant: str | None, version: str | None = None
+    ) -> dict[str, Any]:
+        """One render under the hard timeout, in the tenant's share of the pool (compiles are not renders)."""
+        async with self.budget.slot(tenant, pool):
+            return await pool.call(request, time_limit=self.timeout, version=version)
 
     async def _mjml(self, source: TemplateSource) -> str:
         """MJML compiled once to HTML that still holds its Jinja2 placeholders, then cached like any artifact."""
@@ -157,7 +179,7 @@ class Renderer:
 
         return await self.cache.get(key, ".html", compile_to, lambda p: p.read_text(encoding="utf-8"))
 
-    async def _tsx(self, source: TemplateSource, props: dict[str, Any]) -> Rendered:
+    async def _tsx(self, source: TemplateSource, props: dict[str, Any], tenant: str | None) -> Rendered:
         missing = react_email.bun_missing_message()
         if missing:
             raise RendererUnavailable(missing)
@@ -171,7 +193,7 @@ class Renderer:
             await react_email.compile_tsx(source.path, tmp, root, time_limit=self.compile_timeout)
 
         artifact = self._readable_copy(await self.cache.get(key, ".js", compile_to, lambda p: p))
-        reply = await self.bun.call({"path": str(artifact), "props": props}, time_limit=self.timeout, version=key)
+        reply = await self._render(self.bun, {"path": str(artifact), "props": props}, tenant, version=key)
         # An empty subject is the caller's to judge: a message's own subject may replace it.
         return rendered_from(reply)
 
@@ -194,6 +216,7 @@ class Renderer:
     async def close(self) -> None:
         await self.python.close()
         await self.bun.close()
+        await self.budget.close()
         if self._readable is not None:
             shutil.rmtree(self._readable, ignore_errors=True)
         if self._closing is not None:

@@ -85,7 +85,9 @@ async def render_template(
         body = PreviewRequest.model_validate(raw)
     except ValueError as exc:
         raise ValidationFailed([{"field": "", "pointer": "", "code": "invalid", "message": str(exc)[:500]}]) from None
-    result = await service.preview(container.renderer, ctx.tenant_slug, name, body.template_data)
+    result = await service.preview(
+        container.renderer, ctx.tenant_slug, name, body.template_data, tenant=str(ctx.tenant_id)
+    )
     return PreviewOut(
         template=result.source.qualified,
         format=result.source.format,

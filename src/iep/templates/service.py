@@ -57,8 +57,11 @@ def find(catalog: TemplateCatalog, tenant_slug: str | None, name: str) -> Templa
         raise TemplateUnusable(str(exc)) from None
 
 
-async def preview(renderer: Renderer, tenant_slug: str | None, name: str, data: dict[str, Any] | None) -> Preview:
-    """Render a template as a message would be; without data, with the template's own example."""
+async def preview(
+    renderer: Renderer, tenant_slug: str | None, name: str, data: dict[str, Any] | None, *, tenant: str | None = None
+) -> Preview:
+    """Render a template as a message would be; without data, with the template's own example (a tenant's preview
+    under its render budget, like its sends)."""
     source = find(renderer.catalog, tenant_slug, name)
     if data is None:
         data = dict(source.example or {})
@@ -66,7 +69,7 @@ async def preview(renderer: Renderer, tenant_slug: str | None, name: str, data: 
     if errors:
         raise ValidationFailed(errors)
     try:
-        rendered = await renderer.template(source, data)
+        rendered = await renderer.template(source, data, tenant=tenant)
     except RenderError as exc:
         raise RenderFailed(str(exc), reason=exc.reason) from None
     except RendererUnavailable as exc:
