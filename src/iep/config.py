@@ -270,7 +270,7 @@ class Settings(BaseSettings):
     @field_validator("dns_nameservers")
     @classmethod
     def _nameservers(cls, value: str) -> str:
-        from iep.sending_domains.dns import parse_nameservers
+        from iep.sending_domains.nameservers import parse_nameservers
 
         parse_nameservers(value)  # raises ValueError naming the bad entry
         return value

@@ -15,8 +15,8 @@ from iep.entrypoints.api import create_app
 from iep.entrypoints.dev import DEMO_DOMAIN, demo_key
 from iep.kit.clock import FakeClock
 from iep.rendering.renderer import Renderer
-from iep.sending_domains.dns import parse_nameservers
 from iep.sending_domains.names import DomainError, normalize_domain
+from iep.sending_domains.nameservers import parse_nameservers
 from iep.sending_domains.records import DnsPlan
 
 

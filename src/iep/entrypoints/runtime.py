@@ -73,6 +73,7 @@ async def run_role(settings: Settings, role: Role) -> None:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            ws="none",  # the API speaks no websocket: not loading the library keeps the role's memory down
             # Requests in flight get this long after SIGTERM; a connection that never finishes cannot hold the
             # process (uvicorn would otherwise wait for it forever).
             timeout_graceful_shutdown=API_SHUTDOWN_GRACE_SECONDS,

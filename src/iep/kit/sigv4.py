@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from botocore.auth import S3SigV4Auth, SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
 
 @dataclass(frozen=True, slots=True)
 class AwsCredentials:
@@ -27,6 +23,11 @@ def signed_headers(
     credentials: AwsCredentials,
 ) -> dict[str, str]:
     """The request's headers plus `Authorization`, `X-Amz-Date` (and S3's payload hash)."""
+    # botocore is large and most roles never sign a request: it is loaded at the first signature.
+    from botocore.auth import S3SigV4Auth, SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     request = AWSRequest(method=method, url=url, data=body, headers=headers)
     signer_class = S3SigV4Auth if service == "s3" else SigV4Auth
     creds = Credentials(credentials.access_key, credentials.secret_key, credentials.session_token)

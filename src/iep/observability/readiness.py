@@ -12,10 +12,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import aio_pika
-from fastapi.responses import JSONResponse
 from redis.asyncio import Redis
 from sqlalchemy import text
+from starlette.responses import JSONResponse
 
 from iep.config import QueueBackend, Role
 from iep.kit.problems import PROBLEM_BASE, PROBLEM_JSON
@@ -77,6 +76,8 @@ class Readiness:
     async def _rabbitmq(self) -> None:
         # A connection of its own: the consumers' connection recovers by itself and must not be disturbed.
         url = self._container.settings.rabbitmq_url
+        import aio_pika  # only a role on RabbitMQ loads it
+
         connection = await aio_pika.connect(url, timeout=CHECK_TIMEOUT_SECONDS)
         await connection.close()
 

@@ -66,6 +66,7 @@ class OperationsServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            ws="none",  # no websocket here: not loading the library keeps the role's memory down
         )
         self._server = uvicorn.Server(config)
         # The role's own signal handler stops every part: uvicorn must not install its own.

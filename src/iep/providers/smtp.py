@@ -7,7 +7,6 @@ import ssl
 from dataclasses import dataclass
 
 import aiosmtplib
-import dkim
 
 from iep.providers.base import (
     DkimKey,
@@ -232,6 +231,8 @@ class SmtpProvider:
 
 def dkim_sign(data: bytes, key: DkimKey, *, from_address: str) -> bytes:
     """Prepend a DKIM-Signature whose d= is the From domain; a key for another domain is refused."""
+    import dkim  # with its DNS library: loaded by the first signature, not by every SMTP role
+
     from_domain = from_address.rpartition("@")[2].lower()
     if key.domain.lower() != from_domain:
         raise PermanentProviderError(f"the DKIM key is for {key.domain}, the From domain is {from_domain}")

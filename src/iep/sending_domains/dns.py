@@ -8,17 +8,15 @@ shows the tenant which name answered NXDOMAIN, which timed out and which had no 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dns.asyncresolver
-import dns.exception
-import dns.message
-import dns.name
-import dns.nameserver
-import dns.rdtypes.ANY.CNAME
-import dns.rdtypes.ANY.TXT
-import dns.resolver
+if TYPE_CHECKING:
+    import dns.asyncresolver
+    import dns.name
+    import dns.resolver
+
+from iep.sending_domains.nameservers import parse_nameservers
 
 NXDOMAIN = "NXDOMAIN"
 TIMEOUT = "timeout"
@@ -28,29 +26,6 @@ SERVFAIL = "SERVFAIL"
 NO_RESOLVER = "no resolver configured (set DNS_NAMESERVERS)"
 # More hops than any sane delegation (a DKIM key CNAMEd to a provider is one or two).
 MAX_HOPS = 8
-
-
-def parse_nameservers(value: str) -> list[tuple[str, int]]:
-    """`127.0.0.1:5353, [::1]:53, 10.0.0.2` → [(address, port)]; raises ValueError naming a bad entry."""
-    servers = []
-    for item in filter(None, (p.strip() for p in value.split(","))):
-        host, port = item, "53"
-        if item.startswith("["):
-            host, _, rest = item[1:].partition("]")
-            if rest:
-                if not rest.startswith(":"):
-                    raise ValueError(f"{item!r}: write an IPv6 server as [address]:port")
-                port = rest[1:]
-        elif item.count(":") == 1:
-            host, port = item.split(":")
-        try:
-            address = str(ipaddress.ip_address(host))
-        except ValueError:
-            raise ValueError(f"{item!r}: a name server is an IP address with an optional :port") from None
-        if not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ValueError(f"{item!r}: the port must be 1-65535")
-        servers.append((address, int(port)))
-    return servers
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +50,12 @@ class DnsClient:
 
     def _make_resolver(self) -> dns.asyncresolver.Resolver:
         if self._resolver is None:
+            # dnspython is loaded by the first lookup, not by every role that imports the domain routes.
+            import dns.asyncresolver
+            import dns.nameserver
+            import dns.rdtypes.ANY.CNAME
+            import dns.rdtypes.ANY.TXT
+
             resolver = dns.asyncresolver.Resolver(configure=not self._servers)
             if self._servers:
                 resolver.nameservers = [dns.nameserver.Do53Nameserver(a, p) for a, p in self._servers]
@@ -128,6 +109,10 @@ class DnsClient:
         return Lookup(name, chain=tuple(chain), error=CNAME_LOOP)
 
     async def _resolve(self, qname: str, rdtype: str, lifetime: float) -> tuple[dns.resolver.Answer | None, str]:
+        import dns.exception
+        import dns.message
+        import dns.resolver
+
         try:
             resolver = self._make_resolver()
         except dns.resolver.NoResolverConfiguration:
