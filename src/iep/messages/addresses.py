@@ -8,6 +8,7 @@ sender check on its result can be fooled. Here a value is either a bare address 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from email_validator import EmailNotValidError, validate_email
@@ -32,6 +33,13 @@ def normalize_address(value: str) -> str:
         raise AddressError(f"an address is at most {MAX_ADDRESS} characters")
     if value != value.strip() or any(c in value for c in '<>,;"() '):
         raise AddressError("must be a single bare address like user@example.com")
+    return _validated(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _validated(value: str) -> str:
+    # A product sends from the same few addresses all day: each is validated once, not on every request.
+    # (An invalid address raises, and lru_cache keeps no exception: it is checked again each time.)
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=True, allow_quoted_local=False)
     except EmailNotValidError as exc:

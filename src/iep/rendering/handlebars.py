@@ -9,6 +9,7 @@ nested `#each`) is bounded by the render timeout, not by the engine.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import threading
 from collections.abc import Mapping
@@ -79,6 +80,23 @@ def check_syntax(source: str) -> None:
     """Parse `source` (linear in its length) and raise TemplateSyntaxError where it does not parse."""
     if "{{" not in source:
         return
+    if len(source) <= _CHECKED_MAX_CHARS:
+        _check_small(source)
+    else:
+        _check(source)
+
+
+# The same inline body comes again and again (one product, one message type): a short one that parsed once
+# is not parsed again. The cache is bounded: 128 sources of at most 8 KB each.
+_CHECKED_MAX_CHARS = 8192
+
+
+@functools.lru_cache(maxsize=128)
+def _check_small(source: str) -> None:
+    _check(source)  # a source that fails raises, and is not cached
+
+
+def _check(source: str) -> None:
     try:
         _engine().register_template("__check__", _Source(source))
     except ValueError as exc:
