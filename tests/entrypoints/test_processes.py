@@ -88,7 +88,9 @@ async def test_two_worker_processes_share_the_queue_and_deliver_each_message_onc
         payload = {"to": [f"u{i}@example.com"], "from": "x@product.example", "subject": "S", "textBody": "T"}
         ids.append((await api.post("/v1/messages", json=payload, headers=tenant.headers)).json()["messageId"])
     metrics = free_port()
-    proc = Role("worker", _env(database_url, sink, WORKER_PROCESSES="2", METRICS_PORT=str(metrics)), tmp_path / "w.log")
+    # A few sends in flight per copy, so the first copy up cannot claim the whole backlog before the second starts.
+    env = _env(database_url, sink, WORKER_PROCESSES="2", METRICS_PORT=str(metrics), WORKER_CONCURRENCY="8")
+    proc = Role("worker", env, tmp_path / "w.log")
     try:
         first, _ = _children(proc, 2)
         proc.started(2)

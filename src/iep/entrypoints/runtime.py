@@ -21,6 +21,16 @@ log = structlog.get_logger("iep.run")
 API_SHUTDOWN_GRACE_SECONDS = 10
 
 
+_BACKGROUND: set[asyncio.Task[None]] = set()  # held here so that no task is collected while it runs
+
+
+async def _warm_renderer(container: bootstrap.Container) -> None:
+    try:
+        await container.renderer.start()
+    except Exception as exc:  # a render that needs the pool retries it, and says why
+        log.error("render_pool_warm_up_failed", error=str(exc)[:500] or type(exc).__name__)
+
+
 async def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
@@ -95,8 +105,12 @@ async def run_role(settings: Settings, role: Role) -> None:
         from iep.delivery.worker import Worker
         from iep.observability.metrics import BreakerCollector
 
-        # Warm render processes before the first job, so no message pays for their start.
-        await container.renderer.start()
+        # The render processes warm up beside the first jobs: most mail renders in-process (or has nothing to
+        # render) and need not wait for them, and a render that needs one waits for the warm-up it would have
+        # waited for anyway. A role that could never render (.tsx without Bun) still refuses to start.
+        container.renderer.check_startable()
+        _BACKGROUND.add(warm_up := asyncio.create_task(_warm_renderer(container)))
+        warm_up.add_done_callback(_BACKGROUND.discard)
         worker = Worker(
             container.queue(),
             container.delivery_deps(),

@@ -96,12 +96,17 @@ class Renderer:
 
     async def start(self) -> None:
         """Warm the pools; refuse to start when `.tsx` templates exist and Bun does not (T5)."""
+        self.check_startable()
         await self.python.start()
+        if self.catalog.has_format("tsx"):
+            await self.bun.start()
+
+    def check_startable(self) -> None:
+        """Raise `BunMissing` when `.tsx` templates exist and Bun does not: a role must not start like that."""
         if self.catalog.has_format("tsx"):
             missing = react_email.bun_missing_message()
             if missing:
                 raise react_email.BunMissing(missing)
-            await self.bun.start()
 
     async def inline(
         self,
