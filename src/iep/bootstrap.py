@@ -47,6 +47,7 @@ from iep.providers.base import Provider
 from iep.providers.devinbox import DevInboxProvider
 from iep.queue.port import SEND_QUEUE, Queue
 from iep.queue.postgres import PostgresQueue
+from iep.queue.tenant_slots import parking_room
 from iep.rendering.budget import RenderBudget
 from iep.rendering.catalog import TemplateCatalog
 from iep.rendering.compile_cache import CompileCache, CompileLock, FileLock, PostgresLock, RedisLock, RedisStore
@@ -222,11 +223,14 @@ def make_queue(
 ) -> Queue:
     backend = settings.queue_backend
     concurrency = settings.worker_concurrency if name == SEND_QUEUE else settings.webhook_concurrency
+    # The send worker holds jobs of tenants at their cap parked beside those in flight; a broker that hands out
+    # only `concurrency` unsettled jobs would stop there, and other tenants' jobs would never reach it.
+    held = concurrency + (parking_room(concurrency, settings.worker_tenant_cap) if name == SEND_QUEUE else 0)
     if backend is QueueBackend.RABBITMQ:
         from iep.queue.rabbitmq import RabbitQueue
 
         assert settings.rabbitmq_url is not None  # checked by Settings
-        return RabbitQueue(settings.rabbitmq_url, clock, prefetch=concurrency, queue=name)
+        return RabbitQueue(settings.rabbitmq_url, clock, prefetch=held, queue=name)
     if backend is QueueBackend.REDIS:
         from iep.queue.redis_bullmq import RedisQueue
 
@@ -234,7 +238,7 @@ def make_queue(
         return RedisQueue(
             settings.redis_url,
             clock,
-            concurrency=concurrency,
+            concurrency=held,
             lock_seconds=settings.worker_lease_seconds,
             stalled_check_seconds=settings.queue_stalled_check_seconds,
             queue=name,

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     worker_concurrency: int = Field(default=64, ge=1, le=1024)
+    # Sends of one tenant in flight in one worker process, so one tenant's flood leaves slots to the others
+    # (unset: half of WORKER_CONCURRENCY, rounded up; 0: no cap). See `worker_tenant_cap`.
+    worker_tenant_concurrency: int | None = Field(default=None, ge=0, le=1024)
     # Processes of the worker and API roles on this host (one core each); the role's parent supervises them.
     worker_processes: int = Field(default=1, ge=1, le=64)
     api_workers: int = Field(default=1, ge=1, le=64)
@@ -236,6 +239,13 @@ class Settings(BaseSettings):
     @classmethod
     def _unset_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def worker_tenant_cap(self) -> int:
+        """WORKER_TENANT_CONCURRENCY resolved: 0 = no cap (a cap at or above WORKER_CONCURRENCY caps nothing)."""
+        if self.worker_tenant_concurrency is None:
+            return -(-self.worker_concurrency // 2)
+        return self.worker_tenant_concurrency
 
     @property
     def registry_base_url(self) -> str:

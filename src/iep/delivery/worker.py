@@ -15,9 +15,23 @@ log = structlog.get_logger("iep.worker")
 
 
 class Worker(Consumer):
-    def __init__(self, queue: Queue, deps: DeliveryDeps, *, concurrency: int, grace_seconds: float) -> None:
+    def __init__(
+        self,
+        queue: Queue,
+        deps: DeliveryDeps,
+        *,
+        concurrency: int,
+        grace_seconds: float,
+        tenant_concurrency: int = 0,
+    ) -> None:
         super().__init__(
-            queue, name="worker", worker_id=deps.worker_id, concurrency=concurrency, grace_seconds=grace_seconds
+            queue,
+            name="worker",
+            worker_id=deps.worker_id,
+            concurrency=concurrency,
+            grace_seconds=grace_seconds,
+            tenant_cap=tenant_concurrency,
+            clock=deps.clock,
         )
         self._deps = deps
 

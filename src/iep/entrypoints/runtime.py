@@ -116,6 +116,7 @@ async def run_role(settings: Settings, role: Role) -> None:
             container.delivery_deps(),
             concurrency=settings.worker_concurrency,
             grace_seconds=settings.worker_shutdown_grace_seconds,
+            tenant_concurrency=settings.worker_tenant_cap,
         )
         parts.append(("worker", worker.run, worker.stop))
         if container.router.breaker is not None:

@@ -1,29 +1,56 @@
 """The loop every consuming role shares: take jobs with bounded concurrency, handle each in its own task, and on
-stop finish what is in flight within the grace period, handing the rest back to the queue (D-7)."""
+stop finish what is in flight within the grace period, handing the rest back to the queue (D-7).
+
+With a tenant cap (the send worker's `WORKER_TENANT_CONCURRENCY`), a job whose tenant already has `cap` jobs in
+flight does not take a slot: it waits parked until one of its tenant's jobs ends, while other tenants' jobs take
+the free slots; when the parking is full, it goes back to the queue for a moment (`queue.tenant_slots`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
+from datetime import timedelta
 
 import structlog
 
+from iep.kit.clock import Clock, SystemClock
 from iep.queue.port import Job, Queue
+from iep.queue.tenant_slots import TenantSlots, parking_room
 
 log = structlog.get_logger("iep.consumer")
 
+# A job handed back because its tenant is at its cap and the parking is full is due again after this: long
+# enough that the broker does not hand it straight back, short enough that the tenant's backlog keeps moving.
+HAND_BACK_DELAY = timedelta(seconds=1)
+
 
 class Consumer(ABC):
-    def __init__(self, queue: Queue, *, name: str, worker_id: str, concurrency: int, grace_seconds: float) -> None:
+    def __init__(
+        self,
+        queue: Queue,
+        *,
+        name: str,
+        worker_id: str,
+        concurrency: int,
+        grace_seconds: float,
+        tenant_cap: int = 0,
+        clock: Clock | None = None,
+    ) -> None:
         self._queue = queue
         self._name = name
         self._worker_id = worker_id
         self._slots = asyncio.Semaphore(concurrency)
         self._grace = grace_seconds
         self._inflight: dict[asyncio.Task[None], Job] = {}
+        room = parking_room(concurrency, tenant_cap)
+        self._tenants = TenantSlots(tenant_cap, parking=room) if room else None
+        self._clock = clock or SystemClock()
+        # A job taken from the queue that waits for a free slot: handed back if the stop comes first.
+        self._waiting: Job | None = None
         self._stopping = asyncio.Event()
         self.processed = 0
+        self.handed_back = 0
 
     @abstractmethod
     async def handle(self, job: Job) -> None:
@@ -48,21 +75,50 @@ class Consumer(ABC):
 
     async def _consume(self) -> None:
         async for job in self._queue.consume():
+            if self._tenants is not None and not self._tenants.take(job.tenant_id):
+                if not self._tenants.park(job):
+                    await self._hand_back(job)
+                continue
+            self._waiting = job
             await self._slots.acquire()
+            self._waiting = None
             if self._stopping.is_set():
                 self._slots.release()
+                if self._tenants is not None:
+                    self._tenants.finished(job.tenant_id, hand_on=False)
                 await self._queue.release(job)
                 return
-            task = asyncio.create_task(self.handle(job))
-            self._inflight[task] = job
-            task.add_done_callback(self._finished)
+            self._start(job)
+
+    def _start(self, job: Job) -> None:
+        task = asyncio.create_task(self.handle(job))
+        self._inflight[task] = job
+        task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
-        self._inflight.pop(task, None)
+        job = self._inflight.pop(task, None)
+        if job is not None and self._tenants is not None:
+            parked = self._tenants.finished(job.tenant_id, hand_on=not self._stopping.is_set())
+            if parked is not None:
+                # The tenant's slot and the global slot pass to its next parked job: it came before whatever
+                # the loop holds now, and the tenant stays within its cap.
+                self._start(parked)
+                return
         self._slots.release()
 
+    async def _hand_back(self, job: Job) -> None:
+        """The broker keeps the job until its tenant has room again, not this process."""
+        self.handed_back += 1
+        await self._queue.retry(job, self._clock.now() + HAND_BACK_DELAY)
+
     async def _drain(self) -> None:
-        """Give in-flight jobs the grace period, then hand what is left back to the queue."""
+        """Hand back what never started, give in-flight jobs the grace period, then hand back what is left."""
+        unstarted = self._tenants.unpark_all() if self._tenants is not None else []
+        if self._waiting is not None:
+            unstarted.append(self._waiting)
+            self._waiting = None
+        for parked in unstarted:
+            await self._queue.release(parked)
         if not self._inflight:
             return
         _, pending = await asyncio.wait(set(self._inflight), timeout=self._grace)
