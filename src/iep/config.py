@@ -242,9 +242,14 @@ class Settings(BaseSettings):
 
     @property
     def worker_tenant_cap(self) -> int:
-        """WORKER_TENANT_CONCURRENCY resolved: 0 = no cap (a cap at or above WORKER_CONCURRENCY caps nothing)."""
+        """WORKER_TENANT_CONCURRENCY resolved: 0 = no cap (a cap at or above WORKER_CONCURRENCY caps nothing).
+
+        Unset, it depends on the queue: the postgres queue already claims tenants in turn, so a cap would only
+        cost a lone busy tenant half its slots; a broker hands jobs over first in, first out, so there one
+        tenant's backlog is kept to half the slots, and the rest waits (or goes back) behind other tenants' jobs.
+        """
         if self.worker_tenant_concurrency is None:
-            return -(-self.worker_concurrency // 2)
+            return 0 if self.queue_backend is QueueBackend.POSTGRES else -(-self.worker_concurrency // 2)
         return self.worker_tenant_concurrency
 
     @property

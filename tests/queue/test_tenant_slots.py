@@ -55,9 +55,11 @@ def test_parking_only_where_a_cap_leaves_slots_to_others() -> None:
     assert parking_room(1, 1) == 0
 
 
-def test_the_cap_is_half_the_concurrency_unless_set() -> None:
-    assert load_settings(worker_concurrency=16).worker_tenant_cap == 8
-    assert load_settings(worker_concurrency=5).worker_tenant_cap == 3
+def test_the_cap_is_half_the_concurrency_on_a_broker_and_none_on_the_fair_postgres_queue_unless_set() -> None:
+    brokers = {"rabbitmq_url": "amqp://127.0.0.1:1", "redis_url": "redis://127.0.0.1:1"}
+    assert load_settings(worker_concurrency=16, queue_backend="rabbitmq", **brokers).worker_tenant_cap == 8
+    assert load_settings(worker_concurrency=5, queue_backend="redis", **brokers).worker_tenant_cap == 3
+    assert load_settings(worker_concurrency=16, queue_backend="postgres").worker_tenant_cap == 0
     assert load_settings(worker_concurrency=16, worker_tenant_concurrency=0).worker_tenant_cap == 0
     assert load_settings(worker_concurrency=16, worker_tenant_concurrency=12).worker_tenant_cap == 12
 
