@@ -21,6 +21,7 @@ from tests.conftest import TenantKey
 from tests.support.pipeline import relay_all
 from tests.support.smtp_sink import SmtpSink
 
+SMTP_POOL = 4  # the connections of the container's SMTP provider (tests/conftest.py)
 PAYLOAD = {"to": ["a@example.com"], "from": "x@product.example", "subject": "S", "textBody": "T"}
 
 
@@ -126,6 +127,35 @@ async def test_a_stale_claims_records_are_refused_by_the_fence(
         ).one()
     assert tuple(row) == ("sent", f"p-{fresh['attempts']}")
     assert (await _event_types(container, mid)).count("sent") == 1
+
+
+async def test_a_claim_lost_while_its_send_waits_for_a_connection_never_sends(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, sink: SmtpSink, clock: FakeClock
+) -> None:
+    """Every pooled SMTP connection busy in a slow DATA while a claim, held when its send began, is taken over:
+    once a connection is free the send is called off. The look at the claim comes after the wait, not before."""
+    busy = [await _accepted(api, tenant, container) for _ in range(SMTP_POOL)]
+    mid = await _accepted(api, tenant, container)
+    deps = _worker(container, "worker-a", renew=True)
+    assert deps.leases is not None
+    lease = timedelta(seconds=container.settings.worker_lease_seconds)
+    sink.handler.data_delay = 2.0
+    blockers = [asyncio.create_task(deliver_message(deps, m)) for m in busy]
+    for m in busy:
+        await _in_data(sink, container, m)
+    waiting = asyncio.create_task(deliver_message(deps, mid))
+    await _in_data(sink, container, mid)  # claimed, and queued for a connection
+    async with container.engine.connect() as pooled:
+        conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+        # As if worker-a had stalled past its lease: worker-b takes the message over.
+        assert await repository.claim(conn, mid, "worker-b", clock.now() + 2 * lease, lease) is not None
+    clock.advance((lease * 3 / 4).total_seconds())  # worker-a's next renewal is due, and finds the claim gone
+    await asyncio.sleep(0.3)
+    assert {d.outcome for d in await asyncio.gather(*blockers)} == {Outcome.DONE}
+    assert (await waiting).outcome is Outcome.RETRY
+    assert sorted(sink.handler.ids()) == sorted(map(str, busy))
+    assert await _event_types(container, mid) == ["queued", "processing", "ambiguous", "processing"]
+    await deps.leases.close()
 
 
 async def test_a_claim_lost_before_the_provider_call_never_sends(

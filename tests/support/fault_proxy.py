@@ -4,7 +4,9 @@ Put it between IEP and a real broker, then switch its mode while traffic flows:
 - `pass`: bytes flow both ways (optionally after `latency` seconds per chunk);
 - `blackhole`: connections stay open, bytes are swallowed, nothing answers;
 - `reset`: every open connection is aborted (RST), new ones are accepted and aborted at once;
-- `slow_close`: new connections are accepted, then closed after `latency` seconds without a byte passed.
+- `slow_close`: new connections are accepted, then closed after `latency` seconds without a byte passed;
+- `stall_answer`: bytes flow both ways, but the server's answer to a client chunk that ends with `marker` (SMTP's
+  end of DATA by default) is held `latency` seconds: a send that takes that long on a connection that stays up.
 """
 
 from __future__ import annotations
@@ -12,9 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from dataclasses import dataclass
 from typing import Literal
 
-Mode = Literal["pass", "blackhole", "reset", "slow_close"]
+Mode = Literal["pass", "blackhole", "reset", "slow_close", "stall_answer"]
+END_OF_DATA = b"\r\n.\r\n"
+
+
+@dataclass
+class _Link:
+    """One proxied connection's state for `stall_answer`: the client's last bytes, and whether an answer is owed."""
+
+    tail: bytes = b""
+    owed: bool = False
 
 
 class FaultProxy:
@@ -23,7 +35,12 @@ class FaultProxy:
         self._upstream = (upstream_host, upstream_port)
         self.mode: Mode = "pass"
         self.latency = 0.0
+        self.marker = END_OF_DATA
         self.connections = 0
+        # In `stall_answer`: client chunks that ended with the marker, answers held so far, answers held right now.
+        self.marked = 0
+        self.stalled = 0
+        self.holding = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -44,9 +61,10 @@ class FaultProxy:
             self._server.close()
             await self._server.wait_closed()
 
-    def set(self, mode: Mode, *, latency: float = 0.0) -> None:
+    def set(self, mode: Mode, *, latency: float = 0.0, marker: bytes = END_OF_DATA) -> None:
         self.mode = mode
         self.latency = latency
+        self.marker = marker
         if mode == "reset":
             self.reset_all()
 
@@ -70,19 +88,42 @@ class FaultProxy:
             _abort(writer)
             return
         self._writers.update((writer, up_writer))
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+        link = _Link()
+        await asyncio.gather(
+            self._pipe(reader, up_writer, link, upstream=True),
+            self._pipe(up_reader, writer, link, upstream=False),
+            return_exceptions=True,
+        )
         for w in (writer, up_writer):
             self._writers.discard(w)
             _abort(w)
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Link, *, upstream: bool
+    ) -> None:
         while True:
             chunk = await reader.read(65536)
             if not chunk:
                 break
             if self.mode == "blackhole":
                 continue
-            if self.latency:
+            if self.mode == "stall_answer":
+                if upstream:
+                    # Marked before the chunk goes on, so the answer cannot overtake the mark.
+                    seen = link.tail + chunk
+                    if seen.endswith(self.marker):
+                        link.owed = True
+                        self.marked += 1
+                    link.tail = seen[-len(self.marker) :]
+                elif link.owed:
+                    link.owed = False
+                    self.stalled += 1
+                    self.holding += 1
+                    try:
+                        await asyncio.sleep(self.latency)
+                    finally:
+                        self.holding -= 1
+            elif self.latency:
                 await asyncio.sleep(self.latency)
             writer.write(chunk)
             await writer.drain()

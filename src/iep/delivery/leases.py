@@ -3,9 +3,10 @@
 A send can wait longer than the lease (a slow server, a rate limit, a busy render pool). Without renewal another
 worker would take the message over mid-send and send it again. So every claim in progress is registered here,
 and one loop renews all of them in a single statement well before they run out. A claim that could not be
-renewed (another worker took it, or the database was unreachable until the lease ran out) is lost: the send
-step checks `still_held` right before the provider call, and `record_sent` checks the claim's fence (its
-attempt number) in the database, so a late record of a lost claim is refused.
+renewed (another worker took it, or the database was unreachable until the lease ran out) is lost: the provider
+checks `still_held` once it holds a connection, right before the send's first byte (the wait for a connection
+can outlast the lease too), and `record_sent` checks the claim's fence (its attempt number) in the database, so
+a late record of a lost claim is refused.
 """
 
 from __future__ import annotations

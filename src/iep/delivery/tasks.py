@@ -39,6 +39,7 @@ from iep.providers.base import (
     OutgoingEmail,
     PermanentProviderError,
     ProviderError,
+    Ready,
     SendResult,
     TransientProviderError,
 )
@@ -181,9 +182,7 @@ async def _send_claimed(deps: DeliveryDeps, row: dict[str, Any], bound: Any) -> 
         check_outgoing(email)
         email, route = await _prepare(deps, row, email)
         await _throttle(deps, route)
-        if deps.leases is not None and not deps.leases.still_held(message_id):
-            raise LeaseLost()
-        result = await _provider_send(route, email)
+        result = await _provider_send(route, email, _still_held(deps, message_id))
     except TenantSuspendedHold:
         return await _hold(deps, row, "tenant_suspended")
     except suppressions.AllRecipientsSuppressed as exc:
@@ -252,13 +251,26 @@ async def _crashed(deps: DeliveryDeps, row: dict[str, Any], exc: Exception) -> D
     return Decision(Outcome.RETRY, at)
 
 
-async def _provider_send(route: Route, email: OutgoingEmail) -> SendResult:
+def _still_held(deps: DeliveryDeps, message_id: uuid.UUID) -> Ready | None:
+    """The provider's last look before the send's first byte: the claim must still be this worker's."""
+    leases = deps.leases
+    if leases is None:
+        return None
+
+    def ready() -> None:
+        if not leases.still_held(message_id):
+            raise LeaseLost()
+
+    return ready
+
+
+async def _provider_send(route: Route, email: OutgoingEmail, ready: Ready | None) -> SendResult:
     """The provider call in a span of its own, with the provider's answer (or its refusal's code) on it."""
     with tracing.tracer().start_as_current_span(
         "provider.send", kind=SpanKind.CLIENT, attributes={"iep.provider": route.provider.name}
     ) as span:
         try:
-            result = await route.provider.send(email)
+            result = await route.provider.send(email, ready=ready)
         except ProviderError as exc:
             span.set_status(Status(StatusCode.ERROR, str(exc)[:200]))
             if exc.code is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -98,10 +98,15 @@ class PermanentProviderError(ProviderError):
     transient = False
 
 
+# Called by a provider once it holds what the send needs (a pooled connection), right before the send's first
+# byte: it raises to call the send off. Waiting for a connection can outlast the caller's claim on the message.
+Ready = Callable[[], None]
+
+
 class Provider(Protocol):
     name: str
 
-    async def send(self, email: OutgoingEmail) -> SendResult: ...
+    async def send(self, email: OutgoingEmail, *, ready: Ready | None = None) -> SendResult: ...
 
     async def check_health(self) -> bool: ...
 

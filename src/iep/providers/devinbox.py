@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from iep.providers.base import OutgoingEmail, SendResult
+from iep.providers.base import OutgoingEmail, Ready, SendResult
 from iep.providers.mime import envelope_recipients, envelope_sender
 from iep.providers.mime_wire import wire
 
@@ -29,7 +29,9 @@ class DevInboxProvider:
         self._message_id_domain = message_id_domain
         self.on_sent: SentHook | None = None
 
-    async def send(self, email: OutgoingEmail) -> SendResult:
+    async def send(self, email: OutgoingEmail, *, ready: Ready | None = None) -> SendResult:
+        if ready is not None:
+            ready()
         received = datetime.now(UTC)
         data, message_id = wire(email, message_id_domain=self._message_id_domain, date=received)
         # The timestamp first, so that file names sort oldest to newest.

@@ -16,6 +16,7 @@ from iep.providers.base import (
     OutgoingEmail,
     PermanentProviderError,
     ProviderError,
+    Ready,
     SendResult,
     TransientProviderError,
 )
@@ -83,9 +84,11 @@ class HttpProvider(abc.ABC):
         return request
 
     # -- the pipeline -------------------------------------------------------------------------------
-    async def send(self, email: OutgoingEmail) -> SendResult:
+    async def send(self, email: OutgoingEmail, *, ready: Ready | None = None) -> SendResult:
         check_outgoing(email)  # the rendered subject, names and headers, before any vendor's JSON holds them
         call = self.build_call(email)
+        if ready is not None:
+            ready()  # httpx takes a pooled connection inside the request; its pool is wide, so that wait is short
         response = await self._request(call)
         if not response.is_success:
             raise self.error_for(response)

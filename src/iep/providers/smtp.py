@@ -13,6 +13,7 @@ from iep.providers.base import (
     OutgoingEmail,
     PermanentProviderError,
     ProviderError,
+    Ready,
     SendResult,
     TransientProviderError,
 )
@@ -83,7 +84,7 @@ class SmtpProvider:
         self._slots = asyncio.Semaphore(pool_size)
         self._closed = False
 
-    async def send(self, email: OutgoingEmail) -> SendResult:
+    async def send(self, email: OutgoingEmail, *, ready: Ready | None = None) -> SendResult:
         # Build first: a message that cannot be built fails permanently without touching the network.
         data, message_id = wire(email, message_id_domain=self._message_id_domain)
         if email.dkim is not None:
@@ -94,6 +95,8 @@ class SmtpProvider:
         conn = await self._acquire()
         healthy = False
         try:
+            if ready is not None:
+                ready()  # after the wait for a connection, which a slow server can make long
             refused, reply = await conn.client.sendmail(sender, recipients, data, mail_options=options)
             healthy = True
         except _SEND_ERRORS as exc:
