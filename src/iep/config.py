@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_json: bool = True
 
-    worker_concurrency: int = Field(default=64, ge=1, le=1024)
+    worker_concurrency: int = Field(default=32, ge=1, le=1024)
     # Sends of one tenant in flight in one worker process, so one tenant's flood leaves slots to the others
     # (unset: half of WORKER_CONCURRENCY, rounded up; 0: no cap). See `worker_tenant_cap`.
     worker_tenant_concurrency: int | None = Field(default=None, ge=0, le=1024)

@@ -25,7 +25,7 @@ class Boom:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def __call__(self, email: OutgoingEmail) -> SendResult:
+    async def __call__(self, email: OutgoingEmail, **_: object) -> SendResult:
         self.calls += 1
         raise KeyError("headers")
 

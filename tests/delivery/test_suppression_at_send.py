@@ -30,9 +30,9 @@ def provider_calls(container: Container, monkeypatch: pytest.MonkeyPatch) -> lis
     real = provider.send
     calls: list[OutgoingEmail] = []
 
-    async def counted(email: OutgoingEmail) -> SendResult:
+    async def counted(email: OutgoingEmail, **kwargs: Any) -> SendResult:
         calls.append(email)
-        return await real(email)
+        return await real(email, **kwargs)
 
     monkeypatch.setattr(provider, "send", counted)
     return calls

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import uuid
 from dataclasses import dataclass
 
 import aiosmtplib
 
+from iep.kit.fair_slots import FairSlots
 from iep.providers.base import (
     DkimKey,
     OutgoingEmail,
@@ -81,7 +83,8 @@ class SmtpProvider:
         # Without one, aiosmtplib asks socket.getfqdn() on every connect, which can stall on a bad resolver.
         self._local_hostname = local_hostname
         self._idle: list[_Connection] = []
-        self._slots = asyncio.Semaphore(pool_size)
+        # Connections go to tenants in turn: one tenant's backlog waits behind its own sends, not before others'.
+        self._slots = FairSlots(pool_size)
         self._closed = False
 
     async def send(self, email: OutgoingEmail, *, ready: Ready | None = None) -> SendResult:
@@ -92,7 +95,7 @@ class SmtpProvider:
         sender = self.return_path(email)
         recipients = envelope_recipients(email)
         options = ["SMTPUTF8"] if needs_smtputf8(email) else []
-        conn = await self._acquire()
+        conn = await self._acquire(email.tenant_id)
         healthy = False
         try:
             if ready is not None:
@@ -120,7 +123,7 @@ class SmtpProvider:
     async def check_health(self) -> bool:
         try:
             async with asyncio.timeout(self._connect_timeout + self._timeout):
-                conn = await self._acquire()
+                conn = await self._acquire(None)
         except Exception:
             return False
         healthy = False
@@ -144,9 +147,9 @@ class SmtpProvider:
             finally:
                 conn.client.close()
 
-    async def _acquire(self) -> _Connection:
+    async def _acquire(self, tenant: uuid.UUID | None) -> _Connection:
         """An open connection: a pooled one still alive, or a new one. Waits while pool_size are in use."""
-        await self._slots.acquire()
+        await self._slots.acquire(tenant)
         try:
             if self._closed:  # checked after the wait too: close() may have come while this one queued
                 raise TransientProviderError("the SMTP provider is closed", provider=self.name)
