@@ -181,3 +181,42 @@ async def test_without_a_caller_trace_the_api_starts_one(
     assert len(one) == 32
     assert int(one, 16) != 0
     assert one != two, "each accept its own trace"
+
+
+def test_without_an_exporter_spans_carry_the_ids_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry import trace
+
+    from iep.observability import tracing
+
+    tracing.setup("test", None)
+    monkeypatch.setattr(tracing, "_exporting", False)
+    carried = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+    with tracing.tracer().start_as_current_span("deliver", context=tracing.parent(carried)) as span:
+        assert not span.is_recording()
+        assert tracing.trace_id() == CALLER_TRACE
+        onward = tracing.traceparent()
+        assert onward is not None
+        _version, trace_hex, span_hex, flags = onward.split("-")
+        assert (trace_hex, flags) == (CALLER_TRACE, "01")
+        assert span_hex not in (CALLER_SPAN, "0" * 16)
+        line = tracing.log_ids(None, "info", {})
+        assert line == {"trace_id": CALLER_TRACE, "span_id": span_hex}
+        with tracing.tracer().start_as_current_span("render") as child:
+            assert child.get_span_context().trace_id == int(CALLER_TRACE, 16)
+            assert child.get_span_context().span_id != span.get_span_context().span_id
+    # An unsampled caller stays unsampled; no parent at all starts a new sampled trace.
+    with tracing.tracer().start_as_current_span("x", context=tracing.parent(f"00-{CALLER_TRACE}-{CALLER_SPAN}-00")):
+        assert (tracing.traceparent() or "").endswith("-00")
+    with tracing.tracer().start_as_current_span("root", context=None):
+        assert tracing.trace_id() not in (None, CALLER_TRACE)
+        assert (tracing.traceparent() or "").endswith("-01")
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_with_an_exporter_spans_are_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from iep.observability import tracing
+
+    tracing.setup("test", None)
+    monkeypatch.setattr(tracing, "_exporting", True)
+    with tracing.tracer().start_as_current_span("deliver", attributes={"iep.message_id": "m"}) as span:
+        assert span.is_recording()
