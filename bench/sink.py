@@ -21,6 +21,13 @@ class Recorder:
     def __init__(self, out: IO[str]) -> None:
         self._out = out
 
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # this hook takes over from aiosmtpd, which otherwise records it
+        # Real relays (Postfix, SES, SendGrid) offer PIPELINING; aiosmtpd reads commands line by line, so it copes.
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         arrived = time.time()
         content: bytes = envelope.content

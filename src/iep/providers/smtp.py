@@ -21,6 +21,7 @@ from iep.providers.base import (
 )
 from iep.providers.mime import envelope_recipients, envelope_sender, needs_smtputf8
 from iep.providers.mime_wire import wire
+from iep.providers.smtp_pipelining import sendmail
 
 TLS_MODES = ("none", "starttls", "tls")
 # A connection idle longer than this may have been dropped by the server or a NAT; NOOP before reusing it.
@@ -100,7 +101,7 @@ class SmtpProvider:
         try:
             if ready is not None:
                 ready()  # after the wait for a connection, which a slow server can make long
-            refused, reply = await conn.client.sendmail(sender, recipients, data, mail_options=options)
+            refused, reply = await sendmail(conn.client, sender, recipients, data, mail_options=options)
             healthy = True
         except _SEND_ERRORS as exc:
             raise self._classify(exc) from exc
