@@ -40,7 +40,17 @@ class SinkHandler:
     data_delay: float = 0.0
     # A reply to every RCPT TO instead of accepting it ("452 4.2.2 mailbox full"): refusals about recipients.
     rcpt_reply: str | None = None
+    # Real relays (Postfix, SES, SendGrid) offer PIPELINING, so the sink does too unless a test says otherwise.
+    pipelining: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # this hook takes over from aiosmtpd, which otherwise records it
+        if not self.pipelining:
+            return responses
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.rcpt_reply:
@@ -72,8 +82,8 @@ def free_port() -> int:
 
 
 class SmtpSink:
-    def __init__(self, *, smtputf8: bool = False) -> None:
-        self.handler = SinkHandler()
+    def __init__(self, *, smtputf8: bool = False, pipelining: bool = True) -> None:
+        self.handler = SinkHandler(pipelining=pipelining)
         self.port = free_port()
         self._controller = Controller(
             self.handler, hostname="127.0.0.1", port=self.port, ready_timeout=10, enable_SMTPUTF8=smtputf8
