@@ -59,3 +59,26 @@ async def test_an_idle_connection_whose_backend_was_killed_is_replaced(
         await engine.dispose()
     assert fresh != killed
     assert pings, "the idle connection was pinged before use"
+
+
+async def test_autocommit_sends_no_begin_and_executemany_stays_all_or_nothing(database_url: str) -> None:
+    engine = db.create_engine(database_url, pool_size=2)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE IF EXISTS autocommit_probe"))
+            await conn.execute(text("CREATE TABLE autocommit_probe (n integer PRIMARY KEY)"))
+        async with db.autocommit(engine) as conn:
+            # No transaction block: each statement is a transaction of its own, so its start time moves on.
+            started = [(await conn.execute(text("SELECT transaction_timestamp()"))).scalar() for _ in range(2)]
+            assert started[0] != started[1]
+            await conn.execute(text("INSERT INTO autocommit_probe VALUES (:n)"), [{"n": 1}, {"n": 2}])
+            with pytest.raises(Exception, match="duplicate key"):
+                await conn.execute(text("INSERT INTO autocommit_probe VALUES (:n)"), [{"n": 3}, {"n": 1}])
+            # Seen from another connection before this block ends: each statement committed on its own.
+            async with engine.connect() as other:
+                rows = (await other.execute(text("SELECT n FROM autocommit_probe ORDER BY n"))).scalars().all()
+            assert rows == [1, 2]  # the failed executemany left nothing, not even its first row
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE IF EXISTS autocommit_probe"))
+        await engine.dispose()

@@ -22,6 +22,7 @@ from iep.delivery.context import SendingContext
 from iep.delivery.repository import ContextWanted, Sent
 from iep.kit.batching import Batcher
 from iep.kit.clock import Clock
+from iep.kit.db import autocommit
 
 
 class SendBatches:
@@ -39,7 +40,7 @@ class SendBatches:
         return await self._contexts.submit(wanted)
 
     async def _contexts_many(self, many: list[ContextWanted]) -> list[SendingContext]:
-        async with self._engine.connect() as conn:
+        async with autocommit(self._engine) as conn:  # reads: no BEGIN, no ROLLBACK
             return await sending_context.load_many(conn, many, self._clock.now())
 
     async def claim(self, message_id: uuid.UUID) -> dict[str, Any] | None:
@@ -54,8 +55,7 @@ class SendBatches:
         return outcome
 
     async def _claim_many(self, ids: list[uuid.UUID]) -> list[dict[str, Any] | None]:
-        async with self._engine.connect() as pooled:
-            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+        async with autocommit(self._engine) as conn:
             rows = await repository.claim_many(conn, ids, self._owner, self._clock.now(), self._lease)
         # A message twice in one batch (a job delivered twice) is claimed once: the second caller gets nothing.
         return [rows.pop(i, None) for i in ids]
@@ -63,15 +63,15 @@ class SendBatches:
     async def _record_many(self, many: list[Sent]) -> list[bool | Exception]:
         if len(many) > 1:
             try:
-                async with self._engine.begin() as conn:  # all of them or, if anything fails, none
+                # All of them or, if anything fails, none: asyncpg's executemany is atomic, in one round trip.
+                async with autocommit(self._engine) as conn:
                     return list(await repository.record_sent_many(conn, many))
-            except Exception:  # noqa: S110 - nothing of the batch was committed: each goes on its own below
+            except Exception:  # noqa: S110 - each goes on its own below (a record that did commit is refused there)
                 pass
         outcomes: list[bool | Exception] = []
         for sent in many:
             try:
-                async with self._engine.connect() as pooled:
-                    conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+                async with autocommit(self._engine) as conn:
                     outcomes.append(await repository.record(conn, sent))
             except Exception as exc:
                 outcomes.append(exc)

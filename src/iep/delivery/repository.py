@@ -211,8 +211,8 @@ async def record(conn: AsyncConnection, sent: Sent) -> bool:
 
 
 async def record_sent_many(conn: AsyncConnection, many: Sequence[Sent]) -> list[bool]:
-    """`record_sent` for many messages, inside the caller's transaction: one pipelined round trip for the
-    statements, one to read back which were recorded."""
+    """`record_sent` for many messages: one pipelined round trip for the statements (atomic: asyncpg's
+    executemany commits all or none), one to read back which were recorded."""
     params = [sent.params() for sent in many]
     await conn.execute(_RECORD_SENT, params)
     event_ids = [p["event_id"] for p in params]

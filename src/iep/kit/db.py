@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # A pooled connection that sat unused longer than this is pinged before it is handed out, so a server restart
 # or a killed backend is found before the caller's statement. A connection in steady use is not: pinging every
@@ -34,6 +36,14 @@ def sqlalchemy_url(url: str) -> str:
 
 def asyncpg_dsn(url: str) -> str:
     return "postgresql://" + sqlalchemy_url(url)[len("postgresql+asyncpg://") :]
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection on which each statement commits by itself: one round trip for a statement that is
+    atomic alone (a CTE, asyncpg's executemany), where a transaction adds BEGIN and COMMIT (or a read's ROLLBACK)."""
+    async with engine.connect() as pooled:
+        yield await pooled.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def create_engine(url: str, *, pool_size: int = 20, application_name: str = "iep") -> AsyncEngine:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from iep.kit.batching import Batcher
 from iep.kit.clock import Clock
-from iep.kit.db import asyncpg_dsn
+from iep.kit.db import asyncpg_dsn, autocommit
 from iep.kit.listen import listen_forever
 from iep.queue.models import queue_jobs
 from iep.queue.port import DEAD_LETTER_QUEUE, SEND_QUEUE, Depth, Job
@@ -147,7 +147,7 @@ class PostgresQueue:
             "locked_until": now + self._lease,
         }
         stmt = _FAIR_CLAIM.bindparams(**params)
-        async with self._engine.begin() as conn:
+        async with autocommit(self._engine) as conn:  # one statement: atomic alone, one round trip
             rows = (await conn.execute(stmt)).all()
         # Handed on in turn order, so each tenant's first job starts before any tenant's second: sorted by priority
         # alone, a flood of `high` would go first within the batch too.
@@ -168,7 +168,7 @@ class PostgresQueue:
     async def _seconds_to_next_due(self) -> float:
         now = self._clock.now()
         try:
-            async with self._engine.connect() as conn:
+            async with autocommit(self._engine) as conn:
                 nxt = (
                     await conn.execute(
                         select(func.min(func.coalesce(queue_jobs.c.locked_until, queue_jobs.c.available_at))).where(
@@ -194,9 +194,7 @@ class PostgresQueue:
         # A database blip must not strand a finished job: try again, then leave it to the lock's expiry.
         for attempt in range(5):
             try:
-                # One statement in autocommit: one round trip, not BEGIN + statement + COMMIT.
-                async with self._engine.connect() as pooled:
-                    conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+                async with autocommit(self._engine) as conn:
                     await conn.execute(stmt)
                 return
             except (OperationalError, DBAPIError, OSError) as exc:
