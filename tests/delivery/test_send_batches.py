@@ -76,5 +76,10 @@ async def test_a_batch_of_records_checks_each_fence(
     assert recorded == [False, True, True, True]
     async with container.engine.connect() as conn:
         statuses = dict((await conn.execute(select(messages.c.id, messages.c.status))).all())
+        sent_events = dict(
+            (await conn.execute(select(events.c.message_id, events.c.payload).where(events.c.type == "sent"))).all()
+        )
     assert statuses[stale] == "processing"
     assert {statuses[i] for i in ids[1:]} == {"sent"}
+    # Each message's own values, though one statement wrote them all; none for the message taken over.
+    assert {mid: p["providerMessageId"] for mid, p in sent_events.items()} == {i: f"p-{i}" for i in ids[1:]}
