@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -125,31 +124,27 @@ def _held(message_id: uuid.UUID, owner: str, fence: int | None) -> Any:
     return held if fence is None else and_(held, messages.c.attempts == fence)
 
 
-# One statement in autocommit, for one message or many: the gap between the provider's "accepted" and our record
-# of it is the only moment a crash can cause a second send, so it is kept to a single round trip. The tenant's
-# `message.sent` webhook events ride in the same statement, so they commit with the status or not at all.
+# One statement in autocommit: the gap between the provider's "accepted" and our record of it is the only
+# moment a crash can cause a second send, so it is kept to a single round trip. The tenant's `message.sent`
+# webhook events ride in the same statement, so they commit with the status or not at all.
 _RECORD_SENT = text(
     f"""
 WITH u AS (
-  UPDATE messages m SET status = 'sent', provider = i.provider, provider_msg_id = i.provider_msg_id,
-    rendered_subject = i.subject, rendered_html = i.html, rendered_text = i.text, sent_at = i.now,
-    last_error = NULL, lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, updated_at = i.now
-  FROM unnest(
-    CAST(:ids AS uuid[]), CAST(:fences AS integer[]), CAST(:event_ids AS uuid[]), CAST(:nows AS timestamptz[]),
-    CAST(:providers AS text[]), CAST(:provider_msg_ids AS text[]), CAST(:subjects AS text[]),
-    CAST(:htmls AS text[]), CAST(:texts AS text[]), CAST(:payloads AS text[]), CAST(:wh_datas AS text[])
-  ) AS i(id, fence, event_id, now, provider, provider_msg_id, subject, html, text, payload, wh_data)
-  WHERE m.id = i.id AND m.status = 'processing' AND (i.fence IS NULL OR m.attempts = i.fence)
-  RETURNING m.id, m.tenant_id, m."to", m.rendered_subject AS subject, m.provider, m.attempts,
-    i.event_id, i.now, CAST(i.payload AS jsonb) AS payload, CAST(i.wh_data AS jsonb) AS wh_data
-), hooks AS ({tenant_webhooks.emit_sql("u", data="s.wh_data", now="s.now")})
+  UPDATE messages SET status = 'sent', provider = :provider, provider_msg_id = :provider_msg_id,
+    rendered_subject = :subject, rendered_html = :html, rendered_text = :text, sent_at = :now,
+    last_error = NULL, lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL, updated_at = :now
+  WHERE id = :id AND status = 'processing' AND (CAST(:fence AS integer) IS NULL OR attempts = :fence)
+  RETURNING id, tenant_id, "to", rendered_subject AS subject, provider, attempts
+), hooks AS ({tenant_webhooks.emit_sql("u")})
 INSERT INTO events (id, message_id, type, payload, created_at)
-SELECT event_id, id, 'sent', payload, now FROM u
+SELECT :event_id, id, 'sent', :payload, :now FROM u
 RETURNING message_id
 """  # noqa: S608 - only constant SQL fragments are interpolated, never input
 ).bindparams(
-    bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
-    bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True))),
+    bindparam("id", type_=UUID(as_uuid=True)),
+    bindparam("event_id", type_=UUID(as_uuid=True)),
+    bindparam("payload", type_=JSONB),
+    *tenant_webhooks.EMIT_BINDS,
 )
 
 
@@ -166,7 +161,7 @@ class Sent:
     suppressed: Sequence[str] = ()
     fence: int | None = None
 
-    def row(self) -> dict[str, Any]:
+    def params(self) -> dict[str, Any]:
         subject, html, text_part = self.rendered
         payload: dict[str, Any] = {
             "provider": self.provider,
@@ -176,17 +171,18 @@ class Sent:
         if self.suppressed:  # recipients left out at send (F3): the event says who did not get it
             payload["suppressedRecipients"] = list(self.suppressed)
         return {
-            "ids": self.message_id,
-            "fences": self.fence,
-            "event_ids": uuid7(),
-            "nows": self.now,
-            "providers": self.provider,
-            "provider_msg_ids": self.provider_message_id,
-            "subjects": subject,
-            "htmls": html,
-            "texts": text_part,
-            "payloads": json.dumps(payload),
-            "wh_datas": json.dumps({"providerMessageId": self.provider_message_id}),
+            "id": self.message_id,
+            "fence": self.fence,
+            "event_id": uuid7(),
+            "provider": self.provider,
+            "provider_msg_id": self.provider_message_id,
+            "subject": subject,
+            "html": html,
+            "text": text_part,
+            "now": self.now,
+            "payload": payload,
+            "wh_event": "message.sent",
+            "wh_data": {"providerMessageId": self.provider_message_id},
         }
 
 
@@ -211,17 +207,17 @@ async def record_sent(
 
 async def record(conn: AsyncConnection, sent: Sent) -> bool:
     """`record_sent` of one `Sent`: one statement, one round trip in autocommit."""
-    return (await record_sent_many(conn, [sent]))[0]
+    return (await conn.execute(_RECORD_SENT, sent.params())).first() is not None
 
 
 async def record_sent_many(conn: AsyncConnection, many: Sequence[Sent]) -> list[bool]:
-    """`record_sent` for many messages in one statement (all recorded or, if it fails, none); for each, whether
-    it was recorded."""
-    rows = [sent.row() for sent in many]
-    params: dict[str, Any] = {key: [row[key] for row in rows] for key in rows[0]}
-    params["wh_event"] = "message.sent"
-    recorded = set((await conn.execute(_RECORD_SENT, params)).scalars())
-    return [sent.message_id in recorded for sent in many]
+    """`record_sent` for many messages: one pipelined round trip for the statements (atomic: asyncpg's
+    executemany commits all or none), one to read back which were recorded."""
+    params = [sent.params() for sent in many]
+    await conn.execute(_RECORD_SENT, params)
+    event_ids = [p["event_id"] for p in params]
+    found = set((await conn.execute(select(events.c.id).where(events.c.id.in_(event_ids)))).scalars())
+    return [p["event_id"] in found for p in params]
 
 
 async def _settle(

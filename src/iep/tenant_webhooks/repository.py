@@ -29,20 +29,19 @@ ENDPOINT_COLUMNS = (
 )
 
 
-def emit_sql(source: str, *, data: str = "CAST(:wh_data AS jsonb)", now: str = ":now") -> str:
+def emit_sql(source: str) -> str:
     """INSERT one pending event per active endpoint of the message's tenant that wants `:wh_event`.
 
     `source` is a relation with the message's `id, tenant_id, "to", subject, provider, attempts`: the
     `messages` row itself, or the RETURNING of the status update it rides along with (one statement, so the
-    event commits with the status change or not at all). Binds `:wh_event`, and by default `:wh_data` (JSONB)
-    and `:now`; `data` and `now` may instead name columns of `source` (`s.…`), one value per message.
+    event commits with the status change or not at all). Binds `:wh_event`, `:wh_data` (JSONB) and `:now`.
     """
     return f"""
 INSERT INTO webhook_events (id, tenant_id, endpoint_id, message_id, event_type, data, next_attempt_at, created_at)
 SELECT gen_random_uuid(), e.tenant_id, e.id, s.id, CAST(:wh_event AS text),
   jsonb_build_object('to', to_jsonb(s."to"), 'subject', s.subject, 'provider', s.provider, 'attempts', s.attempts)
-    || {data},
-  {now}, {now}
+    || CAST(:wh_data AS jsonb),
+  :now, :now
 FROM {source} s JOIN webhook_endpoints e ON e.tenant_id = s.tenant_id
 WHERE e.active AND CAST(:wh_event AS text) = ANY(e.events)
 """  # noqa: S608 - only constant SQL fragments are interpolated, never input
