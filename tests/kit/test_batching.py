@@ -63,3 +63,30 @@ async def test_a_cancelled_caller_does_not_take_its_item_out_of_the_batch() -> N
         await caller
     await asyncio.sleep(0.01)
     assert seen == [7]
+
+
+async def test_linger_waits_between_back_to_back_batches_only() -> None:
+    calls: list[list[int]] = []
+    ended = asyncio.Event()
+
+    async def record(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        await asyncio.sleep(0.01)
+        ended.set()
+        return items
+
+    async def run(linger: float) -> list[list[int]]:
+        calls.clear()
+        ended.clear()
+        batcher: Batcher[int, int] = Batcher(record, linger=linger)
+        first = asyncio.create_task(batcher.submit(1))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(batcher.submit(2))  # arrives while the first batch runs
+        await ended.wait()
+        late = asyncio.create_task(batcher.submit(3))  # just after the first batch ended
+        await asyncio.gather(first, second, late)
+        return list(calls)
+
+    assert await run(0.0) == [[1], [2], [3]]
+    # The first batch of a busy stretch goes at once; the next waits, so the late item rides along.
+    assert await run(0.2) == [[1], [2, 3]]

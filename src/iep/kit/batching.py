@@ -1,9 +1,11 @@
 """Concurrent callers' items share one call: the group-commit shape, for any statement that takes many rows.
 
 While a batch runs, the items that arrive meanwhile wait for the next one, so a busy process makes one round trip
-for many items and an idle one makes it at once (no timer, no added latency at low load). A batch that fails
-fails each of its callers with the same exception; what to do then is each caller's decision, as it would be
-for its own statement.
+for many items and an idle one makes it at once (no timer, no added latency at low load). With `linger`, a batch
+that follows another one back to back (the process is busy) first waits that long for more items: a worker's
+sends in flight reach each statement a few at a time, and a couple of milliseconds doubles what one round trip
+carries. A batch that fails fails each of its callers with the same exception; what to do then is each caller's
+decision, as it would be for its own statement.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ class _Waiting(Generic[T, R]):
 
 
 class Batcher(Generic[T, R]):
-    def __init__(self, run: Callable[[list[T]], Awaitable[Sequence[R]]], *, max_batch: int = 64) -> None:
-        """`run(items)` answers one result per item, in order."""
+    def __init__(
+        self, run: Callable[[list[T]], Awaitable[Sequence[R]]], *, max_batch: int = 64, linger: float = 0.0
+    ) -> None:
+        """`run(items)` answers one result per item, in order; `linger` seconds between back-to-back batches."""
         self._run = run
         self._max_batch = max_batch
+        self._linger = linger
         self._waiting: list[_Waiting[T, R]] = []
         self._runner: asyncio.Task[None] | None = None
 
@@ -40,7 +45,11 @@ class Batcher(Generic[T, R]):
         return await asyncio.shield(waiting.done)
 
     async def _run_while_waiting(self) -> None:
+        first = True
         while self._waiting:
+            if not first and self._linger and len(self._waiting) < self._max_batch:
+                await asyncio.sleep(self._linger)
+            first = False
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
             try:
                 results = await self._run([w.item for w in batch])
