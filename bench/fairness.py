@@ -2,8 +2,9 @@
 
 The pipeline (api, relay, worker on the postgres backend, the sink) runs once. First tenant B sends paced
 messages alone, once to warm the roles up and once measured; then tenant A posts a flood of high-priority
-messages as fast as 16 connections allow while B sends the same paced messages again. The figure is B's p99 during the flood against B's p99 alone (the issue's
-goal: within 2x); A's backlog is what the worker had to get through meanwhile.
+messages as fast as 16 connections allow while B sends the same paced messages again. The figure is B's p99
+during the flood against B's p99 alone (the issue's goal: within 2x); A's backlog is what the worker had to get
+through meanwhile.
 
 Run alone: `python -m bench.fairness [--flood 5000] [--quiet 100]`.
 """
