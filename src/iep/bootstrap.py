@@ -7,6 +7,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -37,11 +38,10 @@ from iep.kit.sigv4 import AwsCredentials
 from iep.limits.limiter import TenantLimiter
 from iep.limits.redis_store import RedisLimitStore
 from iep.limits.stores import LimitStore, MemoryLimitStore
+from iep.messages.accept_limits import AcceptLimits
 from iep.messages.group_commit import GroupCommit
-from iep.messages.service import AcceptLimits
 from iep.observability import tracing
 from iep.observability.metrics import AcceptMetrics
-from iep.provider_events.simulator import Simulator
 from iep.providers import registry
 from iep.providers.base import Provider
 from iep.providers.devinbox import DevInboxProvider
@@ -57,6 +57,9 @@ from iep.tenancy.auth import Authenticator
 from iep.tenant_webhooks.sender import WebhookSender
 from iep.tenant_webhooks.ssrf import Guard, Resolver, parse_cidrs, system_resolver
 from iep.tenant_webhooks.tasks import LEASE_MARGIN_SECONDS, WebhookDeps
+
+if TYPE_CHECKING:
+    from iep.provider_events.simulator import Simulator
 
 
 @dataclass
@@ -291,6 +294,8 @@ def build(
     simulator = None
     if settings.service_role is Role.DEV:
         # Mail to the simulator addresses comes back delivered, bounced or complained about (docs/feedback.md).
+        from iep.provider_events.simulator import Simulator  # dev only: the feedback loop's stand-in provider
+
         simulator = Simulator(engine, clock)
         for provider in chosen.values():
             if isinstance(provider, DevInboxProvider):

@@ -28,6 +28,7 @@ from iep.kit.problems import (
 )
 from iep.kit.problems import RendererUnavailable as RendererUnavailableProblem
 from iep.messages import repository
+from iep.messages.accept_limits import AcceptLimits
 from iep.messages.group_commit import GroupCommit, write_many
 from iep.messages.schemas import Accepted, SendRequest
 from iep.messages.status import Status
@@ -41,14 +42,6 @@ from iep.templates.service import template_checks
 from iep.tenancy.context import TenantContext
 
 log = structlog.get_logger("iep.messages")
-
-
-@dataclass(frozen=True, slots=True)
-class AcceptLimits:
-    max_recipients: int
-    max_attempts: int
-    # SENDER_DOMAINS_REQUIRE_VERIFIED: only verified sender domains send (else any listed one).
-    require_verified_senders: bool = True
 
 
 @dataclass(frozen=True, slots=True)
