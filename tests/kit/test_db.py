@@ -82,3 +82,32 @@ async def test_autocommit_sends_no_begin_and_executemany_stays_all_or_nothing(da
         async with engine.begin() as conn:
             await conn.execute(text("DROP TABLE IF EXISTS autocommit_probe"))
         await engine.dispose()
+
+
+async def test_fetchmany_answers_every_rows_returning_in_one_go_or_fails_whole(database_url: str) -> None:
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    engine = db.create_engine(database_url, pool_size=2)
+    insert = text(
+        "INSERT INTO fetchmany_probe (n, doc) VALUES (:n, :doc) ON CONFLICT (n) DO NOTHING RETURNING n, doc"
+    ).bindparams(bindparam("doc", type_=JSONB))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE IF EXISTS fetchmany_probe"))
+            await conn.execute(text("CREATE TABLE fetchmany_probe (n integer PRIMARY KEY CHECK (n < 100), doc jsonb)"))
+        async with engine.connect() as conn:
+            rows = await db.fetchmany(conn, insert, [{"n": 1, "doc": {"a": [1]}}, {"n": 2, "doc": {"b": "x"}}])
+            assert [(r["n"], r["doc"]) for r in rows] == [(1, {"a": [1]}), (2, {"b": "x"})]
+            # A row that returns nothing (a conflict) is simply absent from the answer.
+            assert [r["n"] for r in await db.fetchmany(conn, insert, [{"n": 2, "doc": {}}, {"n": 3, "doc": {}}])] == [3]
+        async with engine.connect() as conn:
+            with pytest.raises(Exception, match="check constraint"):
+                await db.fetchmany(conn, insert, [{"n": 4, "doc": {}}, {"n": 500, "doc": {}}])
+        async with engine.connect() as conn:  # the pool hands out a working connection after the failure
+            stored = (await conn.execute(text("SELECT n FROM fetchmany_probe ORDER BY n"))).scalars().all()
+        assert stored == [1, 2, 3]  # nothing of the failed call, not even its first row
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE IF EXISTS fetchmany_probe"))
+        await engine.dispose()

@@ -12,6 +12,7 @@ from sqlalchemy import Boolean, Integer, Text, and_, bindparam, column, func, se
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from iep.kit import db
 from iep.kit.ids import uuid7
 from iep.messages.models import attachments, events, messages
 from iep.messages.repository import add_event
@@ -211,13 +212,10 @@ async def record(conn: AsyncConnection, sent: Sent) -> bool:
 
 
 async def record_sent_many(conn: AsyncConnection, many: Sequence[Sent]) -> list[bool]:
-    """`record_sent` for many messages: one pipelined round trip for the statements (atomic: asyncpg's
-    executemany commits all or none), one to read back which were recorded."""
-    params = [sent.params() for sent in many]
-    await conn.execute(_RECORD_SENT, params)
-    event_ids = [p["event_id"] for p in params]
-    found = set((await conn.execute(select(events.c.id).where(events.c.id.in_(event_ids)))).scalars())
-    return [p["event_id"] in found for p in params]
+    """`record_sent` for many messages in one round trip, all or none (`kit.db.fetchmany`); for each, whether it
+    was recorded (its statement answered a row)."""
+    recorded = {row["message_id"] for row in await db.fetchmany(conn, _RECORD_SENT, [sent.params() for sent in many])}
+    return [sent.message_id in recorded for sent in many]
 
 
 async def _settle(
