@@ -6,14 +6,17 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.bootstrap import Container
+from iep.kit.db import asyncpg_dsn, create_engine
 from iep.messages import repository
-from iep.messages.group_commit import GroupCommit
+from iep.messages.group_commit import GroupCommit, write_many
 from iep.messages.models import events, messages
 from iep.outbox.models import outbox
 from tests.conftest import TenantKey
@@ -112,3 +115,68 @@ async def test_a_bad_row_fails_only_its_own_accept(
     assert isinstance(results[2], IntegrityError)
     assert [r["id"] for r in results if isinstance(r, dict)] == [p["id"] for p in good]
     assert await _counts(container) == (6, 6, 6)
+
+
+# What asyncpg raises for a statement on a connection whose backend is gone, depending on when it notices.
+_LINK_LOST = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        pid: int = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    return pid
+
+
+async def test_a_batch_whose_connection_was_killed_fails_and_the_connection_leaves_the_pool(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, database_url: str
+) -> None:
+    # The batch runs on the driver's connection, where SQLAlchemy does not see the error: the pool must not hand
+    # the dead connection to the next caller (most recently returned first, and not idle long enough for a ping).
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    tenant_id = await _tenant_id(container)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        killed = await _backend_pid(engine)
+        admin = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", killed)
+        finally:
+            await admin.close()
+        batch = [_params(tenant_id, None, container) for _ in range(3)]
+        async with engine.connect() as conn:
+            with pytest.raises(_LINK_LOST):
+                await repository.insert_accepted_many(conn, batch)
+        assert await _backend_pid(engine) != killed
+        written = await write_many(engine, batch)  # and the batch goes through on the next connection
+    finally:
+        await engine.dispose()
+    assert [r["id"] for r in written if isinstance(r, dict)] == [p["id"] for p in batch]
+
+
+async def test_a_batch_answers_each_inserted_row_and_none_for_a_taken_key(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey
+) -> None:
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    tenant_id = await _tenant_id(container)
+    taken = _params(tenant_id, "taken", container)
+    assert await write_many(container.engine, [taken]) != [None]
+    batch = [_params(tenant_id, None, container), _params(tenant_id, "taken", container)]
+    first, second = await write_many(container.engine, batch)
+    assert isinstance(first, dict)
+    assert (first["id"], first["status"], first["suppressed_recipients"]) == (batch[0]["id"], "queued", [])
+    assert second is None
+    single = (await write_many(container.engine, [_params(tenant_id, None, container)]))[0]
+    assert isinstance(single, dict)
+    # Compared as PostgreSQL has them (SQL NULL and a JSON null read back alike in Python).
+    columns = [func.coalesce(func.jsonb_typeof(c), "SQL NULL") for c in (messages.c.headers, messages.c.variables)]
+    columns += [
+        func.coalesce(func.jsonb_typeof(outbox.c.payload), "SQL NULL"),
+        func.array_to_string(messages.c.to, ","),
+    ]
+    async with container.engine.connect() as conn:
+        stored = [
+            tuple((await conn.execute(select(*columns).join_from(messages, outbox, outbox.c.message_id == messages.c.id)
+                   .where(messages.c.id == message_id))).one())
+            for message_id in (batch[0]["id"], single["id"])
+        ]  # fmt: skip
+    assert stored[0] == stored[1], "the batch stores what a single insert stores"

@@ -47,8 +47,8 @@ async def write_many(engine: AsyncEngine, batch: list[dict[str, Any]]) -> list[d
     if len(batch) == 1:
         return [await _write_one(engine, batch[0])]
     try:
-        async with engine.connect() as pooled:
-            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+        # No isolation level to set: the driver runs the batch as its own implicit transaction.
+        async with engine.connect() as conn:
             inserted: dict[uuid.UUID, dict[str, Any]] = await repository.insert_accepted_many(conn, batch)
     except Exception:
         # Usually nothing was committed (a bad row); if the batch did commit and only the lookup failed, its
