@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.bootstrap import Container
 from iep.kit.db import asyncpg_dsn, create_engine
+from iep.kit.ids import uuid7
 from iep.messages import repository
 from iep.messages.group_commit import GroupCommit, write_many
 from iep.messages.models import events, messages
@@ -165,18 +166,62 @@ async def test_a_batch_answers_each_inserted_row_and_none_for_a_taken_key(
     assert isinstance(first, dict)
     assert (first["id"], first["status"], first["suppressed_recipients"]) == (batch[0]["id"], "queued", [])
     assert second is None
-    single = (await write_many(container.engine, [_params(tenant_id, None, container)]))[0]
-    assert isinstance(single, dict)
-    # Compared as PostgreSQL has them (SQL NULL and a JSON null read back alike in Python).
-    columns = [func.coalesce(func.jsonb_typeof(c), "SQL NULL") for c in (messages.c.headers, messages.c.variables)]
-    columns += [
-        func.coalesce(func.jsonb_typeof(outbox.c.payload), "SQL NULL"),
-        func.array_to_string(messages.c.to, ","),
-    ]
+
+
+def _rich_params(tenant_id: uuid.UUID, container: Container, *, headers: dict[str, str] | None) -> dict[str, Any]:
+    new = repository.NewMessage(
+        tenant_id=tenant_id,
+        to=["A@Example.com", "b@example.com"],
+        cc=["c@example.com"],
+        bcc=[],
+        from_email="x@product.example",
+        from_name="Zoë",
+        reply_to=None,
+        subject="S",
+        html_body="<p>{{name}}</p>",
+        text_body=None,
+        variables={"name": "Zoë \u2028 \"q\"", "n": 1.5, "big": 1e16, "tree": {"a": [1, None, True, -0.0]}},
+        metadata={"category": "receipt", "é": ["x"]},
+        tags=["t1"],
+        headers=headers,
+        priority="high",
+        max_attempts=5,
+        idempotency_key=None,
+        request_hash="h",
+        trace_id="0af7651916cd43dd8448eb211c80319c",
+        scheduled_at=None,
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        id=uuid7(),
+        attachments=(
+            {"id": uuid7(), "filename": "a.txt", "content_type": "text/plain", "size_bytes": 3,
+             "storage_key": "k/a.txt", "content_id": None},
+        ),
+    )  # fmt: skip
+    return repository.accept_params(new, container.clock.now())
+
+
+@pytest.mark.parametrize("headers", [None, {"X-Campaign": "spring"}])
+async def test_the_driver_s_batch_stores_what_sqlalchemy_s_insert_stores(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, headers: dict[str, str] | None
+) -> None:
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    tenant_id = await _tenant_id(container)
+    through_driver = _rich_params(tenant_id, container, headers=headers)
+    through_sqlalchemy = _rich_params(tenant_id, container, headers=headers)
+    assert isinstance((await write_many(container.engine, [through_driver]))[0], dict)
+    async with container.engine.connect() as pooled:
+        conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+        assert await repository.insert_accepted(conn, through_sqlalchemy) is not None
+    # As PostgreSQL has them: jsonb as text, and SQL NULL apart from JSON's null (Python reads both as None).
+    row = text(
+        """SELECT m."to", m.cc, m.recipients, m.from_name, m.priority, m.trace_id, m.status,
+             coalesce(m.variables::text, 'SQL NULL'), coalesce(m.metadata::text, 'SQL NULL'),
+             coalesce(m.headers::text, 'SQL NULL'), coalesce(o.payload::text, 'SQL NULL'), o.priority,
+             (SELECT array_agg(a.filename || a.content_type || a.size_bytes || a.storage_key
+                               || coalesce(a.content_id, 'SQL NULL')) FROM attachments a WHERE a.message_id = m.id),
+             (SELECT array_agg(e.type) FROM events e WHERE e.message_id = m.id)
+           FROM messages m JOIN outbox o ON o.message_id = m.id WHERE m.id = :id"""
+    )
     async with container.engine.connect() as conn:
-        stored = [
-            tuple((await conn.execute(select(*columns).join_from(messages, outbox, outbox.c.message_id == messages.c.id)
-                   .where(messages.c.id == message_id))).one())
-            for message_id in (batch[0]["id"], single["id"])
-        ]  # fmt: skip
-    assert stored[0] == stored[1], "the batch stores what a single insert stores"
+        stored = [tuple((await conn.execute(row, {"id": p["id"]})).one()) for p in (through_driver, through_sqlalchemy)]
+    assert stored[0] == stored[1]
