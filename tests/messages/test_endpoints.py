@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 
 from tests.conftest import TenantKey
 
@@ -25,3 +26,10 @@ async def test_the_accept_answers_compact_json_with_its_location(api: httpx.Asyn
     assert resp.content == json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
     assert resp.headers["location"] == f"/v1/messages/{doc['messageId']}"
     assert int(resp.headers["content-length"]) == len(resp.content)
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/send"])
+async def test_the_key_is_checked_before_the_body_is_read(api: httpx.AsyncClient, path: str) -> None:
+    resp = await api.post(path, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert resp.status_code == 401
+    assert resp.json()["type"].endswith("/unauthenticated")
