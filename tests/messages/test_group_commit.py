@@ -6,14 +6,18 @@ import asyncio
 import uuid
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.bootstrap import Container
+from iep.kit.db import asyncpg_dsn, create_engine
+from iep.kit.ids import uuid7
 from iep.messages import repository
-from iep.messages.group_commit import GroupCommit
+from iep.messages.group_commit import GroupCommit, write_many
 from iep.messages.models import events, messages
 from iep.outbox.models import outbox
 from tests.conftest import TenantKey
@@ -112,3 +116,112 @@ async def test_a_bad_row_fails_only_its_own_accept(
     assert isinstance(results[2], IntegrityError)
     assert [r["id"] for r in results if isinstance(r, dict)] == [p["id"] for p in good]
     assert await _counts(container) == (6, 6, 6)
+
+
+# What asyncpg raises for a statement on a connection whose backend is gone, depending on when it notices.
+_LINK_LOST = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        pid: int = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+    return pid
+
+
+async def test_a_batch_whose_connection_was_killed_fails_and_the_connection_leaves_the_pool(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, database_url: str
+) -> None:
+    # The batch runs on the driver's connection, where SQLAlchemy does not see the error: the pool must not hand
+    # the dead connection to the next caller (most recently returned first, and not idle long enough for a ping).
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    tenant_id = await _tenant_id(container)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        killed = await _backend_pid(engine)
+        admin = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            assert await admin.fetchval("SELECT pg_terminate_backend($1)", killed)
+        finally:
+            await admin.close()
+        batch = [_params(tenant_id, None, container) for _ in range(3)]
+        async with engine.connect() as conn:
+            with pytest.raises(_LINK_LOST):
+                await repository.insert_accepted_many(conn, batch)
+        assert await _backend_pid(engine) != killed
+        written = await write_many(engine, batch)  # and the batch goes through on the next connection
+    finally:
+        await engine.dispose()
+    assert [r["id"] for r in written if isinstance(r, dict)] == [p["id"] for p in batch]
+
+
+async def test_a_batch_answers_each_inserted_row_and_none_for_a_taken_key(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey
+) -> None:
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    tenant_id = await _tenant_id(container)
+    taken = _params(tenant_id, "taken", container)
+    assert await write_many(container.engine, [taken]) != [None]
+    batch = [_params(tenant_id, None, container), _params(tenant_id, "taken", container)]
+    first, second = await write_many(container.engine, batch)
+    assert isinstance(first, dict)
+    assert (first["id"], first["status"], first["suppressed_recipients"]) == (batch[0]["id"], "queued", [])
+    assert second is None
+
+
+def _rich_params(tenant_id: uuid.UUID, container: Container, *, headers: dict[str, str] | None) -> dict[str, Any]:
+    new = repository.NewMessage(
+        tenant_id=tenant_id,
+        to=["A@Example.com", "b@example.com"],
+        cc=["c@example.com"],
+        bcc=[],
+        from_email="x@product.example",
+        from_name="Zoë",
+        reply_to=None,
+        subject="S",
+        html_body="<p>{{name}}</p>",
+        text_body=None,
+        variables={"name": "Zoë \u2028 \"q\"", "n": 1.5, "big": 1e16, "tree": {"a": [1, None, True, -0.0]}},
+        metadata={"category": "receipt", "é": ["x"]},
+        tags=["t1"],
+        headers=headers,
+        priority="high",
+        max_attempts=5,
+        idempotency_key=None,
+        request_hash="h",
+        trace_id="0af7651916cd43dd8448eb211c80319c",
+        scheduled_at=None,
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        id=uuid7(),
+        attachments=(
+            {"id": uuid7(), "filename": "a.txt", "content_type": "text/plain", "size_bytes": 3,
+             "storage_key": "k/a.txt", "content_id": None},
+        ),
+    )  # fmt: skip
+    return repository.accept_params(new, container.clock.now())
+
+
+@pytest.mark.parametrize("headers", [None, {"X-Campaign": "spring"}])
+async def test_the_driver_s_batch_stores_what_sqlalchemy_s_insert_stores(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, headers: dict[str, str] | None
+) -> None:
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    tenant_id = await _tenant_id(container)
+    through_driver = _rich_params(tenant_id, container, headers=headers)
+    through_sqlalchemy = _rich_params(tenant_id, container, headers=headers)
+    assert isinstance((await write_many(container.engine, [through_driver]))[0], dict)
+    async with container.engine.connect() as pooled:
+        conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+        assert await repository.insert_accepted(conn, through_sqlalchemy) is not None
+    # As PostgreSQL has them: jsonb as text, and SQL NULL apart from JSON's null (Python reads both as None).
+    row = text(
+        """SELECT m."to", m.cc, m.recipients, m.from_name, m.priority, m.trace_id, m.status,
+             coalesce(m.variables::text, 'SQL NULL'), coalesce(m.metadata::text, 'SQL NULL'),
+             coalesce(m.headers::text, 'SQL NULL'), coalesce(o.payload::text, 'SQL NULL'), o.priority,
+             (SELECT array_agg(a.filename || a.content_type || a.size_bytes || a.storage_key
+                               || coalesce(a.content_id, 'SQL NULL')) FROM attachments a WHERE a.message_id = m.id),
+             (SELECT array_agg(e.type) FROM events e WHERE e.message_id = m.id)
+           FROM messages m JOIN outbox o ON o.message_id = m.id WHERE m.id = :id"""
+    )
+    async with container.engine.connect() as conn:
+        stored = [tuple((await conn.execute(row, {"id": p["id"]})).one()) for p in (through_driver, through_sqlalchemy)]
+    assert stored[0] == stored[1]

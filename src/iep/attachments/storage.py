@@ -16,7 +16,6 @@ from typing import Protocol
 from urllib.parse import quote, urlencode
 
 import httpx
-from lxml import etree
 
 from iep.kit.sigv4 import AwsCredentials, signed_headers
 
@@ -25,8 +24,6 @@ class StorageError(Exception):
     """The store could not be reached or refused: the caller retries (send) or answers 503 (accept)."""
 
 
-# S3's listing is parsed without entities or network access: the answer comes from storage, not from us.
-_XML = etree.XMLParser(resolve_entities=False, no_network=True)
 PAGE = 1000
 
 
@@ -142,12 +139,17 @@ class S3Store:
 
     async def pages(self) -> AsyncIterator[list[StoredObject]]:
         """ListObjectsV2, a page per request."""
+        # Only the retention sweeper lists: lxml (~6 MB resident) stays out of the roles that never do.
+        from lxml import etree
+
+        # Parsed without entities or network access: the answer comes from storage, not from us.
+        parser = etree.XMLParser(resolve_entities=False, no_network=True)
         token: str | None = None
         while True:
             params = {"list-type": "2", "max-keys": str(PAGE)} | ({"continuation-token": token} if token else {})
             response = await self._call("GET", "", query=urlencode(sorted(params.items()), quote_via=quote))
             try:
-                root = etree.fromstring(response.content, parser=_XML)
+                root = etree.fromstring(response.content, parser=parser)
             except etree.XMLSyntaxError as exc:
                 raise StorageError(f"S3 list: not XML: {exc}") from exc
             yield [

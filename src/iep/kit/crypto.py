@@ -14,9 +14,6 @@ import os
 import re
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 _KEY_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _NONCE_BYTES = 12
 VERSION = "v1"
@@ -53,13 +50,17 @@ class KeyRing:
 
     @staticmethod
     def generate_key() -> str:
-        return base64.b64encode(AESGCM.generate_key(bit_length=256)).decode("ascii")
+        return base64.b64encode(os.urandom(32)).decode("ascii")  # an AES-256 key is 32 random bytes
 
     @property
     def current_id(self) -> str:
         return next(iter(self.keys))
 
     def encrypt(self, plaintext: bytes, *, context: str) -> str:
+        # The cipher is imported by the first use: the library's native part is ~8 MB resident, which a role that
+        # only parses IEP_ENCRYPTION_KEY at start (the API, until a tenant adds a domain or a webhook) need not hold.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         key_id = self.current_id
         nonce = os.urandom(_NONCE_BYTES)
         sealed = AESGCM(self.keys[key_id]).encrypt(nonce, plaintext, _aad(key_id, context))
@@ -72,6 +73,9 @@ class KeyRing:
         key = self.keys.get(key_id)
         if key is None:
             raise CryptoError(f"the key {key_id!r} that encrypted this is not in IEP_ENCRYPTION_KEY")
+        from cryptography.exceptions import InvalidTag  # imported here as in `encrypt`
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         try:
             blob = base64.urlsafe_b64decode(encoded)
             return AESGCM(key).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], _aad(key_id, context))

@@ -75,7 +75,14 @@ def _send_doc(model: type[SendRequest]) -> dict[str, Any]:
     }
 
 
-async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) -> Response:
+# The two send routes authenticate in the handler rather than through `Depends(require("send"))` as the other
+# routes do (the Resend facade does the same): FastAPI's solving of that one dependency cost ~20 µs of CPU per
+# accept, 4 % of the request IEP answers most. The key is still checked before the body is read.
+_require_send = require("send")
+
+
+async def _send(request: Request, model: type[SendRequest]) -> Response:
+    ctx = await _require_send(request)
     container = request.app.state.container
     payload = await read_json(request, container.settings.max_body_bytes)
     result, limit_headers = await intake.submit(
@@ -87,7 +94,9 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
     # The line that starts a message's story in the logs: its id, tenant and trace (O2, SPEC §3).
     log.info("accepted", message_id=str(result.accepted.message_id), tenant_id=str(ctx.tenant_id),
              replayed=result.replayed)  # fmt: skip
-    return JSONResponse(result.accepted.model_dump(mode="json", by_alias=True), status_code=202, headers=headers)
+    # Serialised by pydantic in one step: the same bytes as JSONResponse's json.dumps of a model_dump, at half the CPU.
+    body = result.accepted.model_dump_json(by_alias=True)
+    return Response(body, status_code=202, headers=headers, media_type="application/json")
 
 
 @router.post(
@@ -98,8 +107,8 @@ async def _send(request: Request, ctx: TenantContext, model: type[SendRequest]) 
     openapi_extra=_send_doc(SendRequest),
     summary="Send a message",
 )
-async def send_message(request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]) -> Response:
-    return await _send(request, ctx, SendRequest)
+async def send_message(request: Request) -> Response:
+    return await _send(request, SendRequest)
 
 
 @router.post(
@@ -110,8 +119,8 @@ async def send_message(request: Request, ctx: Annotated[TenantContext, Depends(r
     openapi_extra=_send_doc(SendAlias),
     summary="Send a message (seeds 000–002 alias; `props` are the variables)",
 )
-async def send_alias(request: Request, ctx: Annotated[TenantContext, Depends(require("send"))]) -> Response:
-    return await _send(request, ctx, SendAlias)
+async def send_alias(request: Request) -> Response:
+    return await _send(request, SendAlias)
 
 
 @router.post(

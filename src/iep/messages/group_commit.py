@@ -44,15 +44,15 @@ async def write_many(engine: AsyncEngine, batch: list[dict[str, Any]]) -> list[d
     None: an idempotency conflict (nothing inserted for that one). An exception: that message alone failed. Also
     the write of `POST /v1/messages/batch`, whose messages commit together whatever the group commit holds.
     """
-    if len(batch) == 1:
-        return [await _write_one(engine, batch[0])]
     try:
-        async with engine.connect() as pooled:
-            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
+        # One message too: the driver's statement costs a third less CPU than SQLAlchemy's single insert.
+        # No isolation level to set: the driver runs the batch as its own implicit transaction.
+        async with engine.connect() as conn:
             inserted: dict[uuid.UUID, dict[str, Any]] = await repository.insert_accepted_many(conn, batch)
     except Exception:
-        # Usually nothing was committed (a bad row); if the batch did commit and only the lookup failed, its
-        # messages are found here and not written twice. The rest go one by one.
+        # Usually nothing was committed (a bad row); if the batch did commit and only its answer was lost, its
+        # messages are found here and not written twice. The rest go one by one, each failing on its own (with
+        # SQLAlchemy's error, as any statement of IEP's).
         inserted = await _already_inserted(engine, batch)
         return [inserted[p["id"]] if p["id"] in inserted else await _write_one(engine, p) for p in batch]
     return [inserted.get(p["id"]) for p in batch]

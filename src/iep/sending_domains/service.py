@@ -8,10 +8,8 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -25,6 +23,9 @@ from iep.sending_domains.problems import DomainExists, EncryptionUnavailable
 from iep.sending_domains.records import DnsPlan, Record, dkim_value, records_for
 from iep.sending_domains.verification import Check, is_verified, run_checks
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
 _SELECTOR = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
@@ -37,6 +38,8 @@ class DkimRecord:
 
 
 def _public_b64(private: rsa.RSAPrivateKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     der = private.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return base64.b64encode(der).decode("ascii")
 
@@ -46,6 +49,10 @@ async def create_dkim_key(
 ) -> DkimRecord:
     if not _SELECTOR.fullmatch(selector):
         raise ValueError("a DKIM selector is 1–63 of a-z 0-9 - (starting with a letter or digit)")
+    # cryptography's native part (~8 MB resident) is loaded by the first key made or read, not by the API's start.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     domain = domain.lower()
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = private.private_bytes(
@@ -88,6 +95,9 @@ def _public_key(row: dict[str, Any], tenant_id: uuid.UUID, keyring: KeyRing | No
     if row["public_key"] or row["private_key_encrypted"] is None or keyring is None:
         return row["public_key"]  # type: ignore[no-any-return]
     # A key made before the public half was stored: derive it from the private one.
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     try:
         pem = keyring.decrypt(row["private_key_encrypted"], context=dkim_key_context(tenant_id, row["domain"]))
         private = serialization.load_pem_private_key(pem, password=None)

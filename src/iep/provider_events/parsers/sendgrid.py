@@ -7,12 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
-
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+from typing import TYPE_CHECKING, Any
 
 from iep.provider_events.parsers.base import (
     DEFAULT_TOLERANCE_SECONDS,
@@ -30,6 +25,9 @@ from iep.provider_events.parsers.base import (
 )
 from iep.provider_events.vocabulary import BounceKind, EventType, ProviderEvent
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
 _TYPES = {
@@ -46,6 +44,11 @@ _TYPES = {
 
 
 def public_key(encoded: str) -> ec.EllipticCurvePublicKey:
+    # cryptography's native part (~8 MB resident) is loaded by the first signed event, not by the API's start.
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
     try:
         key = load_der_public_key(base64.b64decode(encoded, validate=True))
     except (binascii.Error, ValueError, UnsupportedAlgorithm):
@@ -56,6 +59,10 @@ def public_key(encoded: str) -> ec.EllipticCurvePublicKey:
 
 
 def verify(request: WebhookRequest, encoded_key: str, tolerance: int = DEFAULT_TOLERANCE_SECONDS) -> None:
+    from cryptography.exceptions import InvalidSignature  # imported here as in `public_key`
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     signature, timestamp = request.headers.get(SIGNATURE), request.headers.get(TIMESTAMP)
     if not signature or not timestamp:
         raise SignatureInvalid("the SendGrid signature or timestamp header is missing")

@@ -11,17 +11,15 @@ import binascii
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from iep.provider_events.parsers.base import SignatureInvalid
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 _SNS_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
 _MAX_CERT_BYTES = 64 * 1024
@@ -30,7 +28,6 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "SubscriptionConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
     "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 
 CertFetcher = Callable[[str], Awaitable[bytes]]
 
@@ -75,6 +72,9 @@ class CertCache:
             raise SignatureInvalid("SigningCertURL is not an https URL on an Amazon SNS host")
         cached = self._keys.get(url)
         if cached is None:
+            from cryptography import x509  # loaded by the first certificate, as in `verify`
+            from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
             try:
                 cert = x509.load_pem_x509_certificate(await self._fetch(url))
             except (ValueError, httpx.HTTPError) as exc:
@@ -110,7 +110,12 @@ async def verify(envelope: Mapping[str, Any], certs: CertCache, topic_arns: froz
     """Refuse unless the topic is ours and the signature verifies with an SNS certificate."""
     if envelope.get("TopicArn") not in topic_arns:
         raise SignatureInvalid("the SNS topic is not one of SES_WEBHOOK_TOPIC_ARNS")
-    algorithm = _HASHES.get(str(envelope.get("SignatureVersion")))
+    # cryptography's native part (~8 MB resident) is loaded by the first SNS message, not by the API's start.
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    algorithm = {"1": hashes.SHA1, "2": hashes.SHA256}.get(str(envelope.get("SignatureVersion")))
     if algorithm is None:
         raise SignatureInvalid("unknown SNS SignatureVersion")
     try:
