@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import event, select
 
 from iep.bootstrap import Container
+from iep.kit import db
 from iep.sending_domains.models import dkim_keys
 from iep.tenancy import auth as tenancy_auth
 from iep.tenancy import service as tenancy
@@ -142,6 +144,14 @@ async def test_the_sender_check_adds_no_query_to_an_accept(
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
         statements.append(statement)
 
+    # The accept's write runs on the driver's connection (kit.db.fetchmany), out of SQLAlchemy's sight.
+    on_driver = db.fetchmany
+
+    async def fetchmany(conn: Any, statement: Any, rows: Any) -> Any:
+        statements.append(str(statement))
+        return await on_driver(conn, statement, rows)
+
+    monkeypatch.setattr(db, "fetchmany", fetchmany)
     event.listen(domains.engine.sync_engine, "before_cursor_execute", count)
     try:
         assert (await api.post("/v1/messages", json=mail, headers=tenant.headers)).status_code == 202

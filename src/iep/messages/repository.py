@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ARRAY, Text, bindparam, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from iep.kit import db
 from iep.kit.ids import uuid7
 from iep.kit.scoping import scoped_select, scoped_update
 from iep.messages.models import attachments, events, messages
@@ -161,39 +159,16 @@ async def insert_accepted(conn: AsyncConnection, params: dict[str, Any]) -> dict
 async def insert_accepted_many(conn: AsyncConnection, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
     """`insert_accepted` for many messages in one pipelined round trip; the rows inserted, by id.
 
-    The batch runs on the driver's connection as one `fetchmany`: one implicit transaction, so it commits (or
-    fails) as a whole, and its answer holds each inserted row. SQLAlchemy's executemany answers no rows (a second
-    statement had to look them up) and its per-row parameter handling cost more CPU than the driver's whole
-    execution: about 60 µs per accepted message. An id missing from the answer hit an existing idempotency key
-    (or a duplicate within the batch).
+    The batch runs as one `kit.db.fetchmany`: one implicit transaction, so it commits (or fails) as a whole, and
+    its answer holds each inserted row (SQLAlchemy's executemany cost about 60 µs more per accepted message and
+    needed a second statement to find them). An id missing from the answer hit an existing idempotency key (or a
+    duplicate within the batch).
     """
-    sql, binds = _accept_for_driver(conn.dialect)
-    rows_args = [tuple(p[name] if process is None else process(p[name]) for name, process in binds) for p in batch]
-    driver = (await conn.get_raw_connection()).driver_connection
-    assert driver is not None  # a checked-out connection has its driver's
-    try:
-        rows = await driver.fetchmany(sql, rows_args)
-    except Exception:
-        # SQLAlchemy did not see the error, so it cannot tell a lost connection from a refused row: either way this
-        # one is not handed out again (a failed batch is rare; a new connection costs a few milliseconds).
-        await conn.invalidate()
-        raise
+    rows = await db.fetchmany(conn, _ACCEPT, batch)
     return {
         r["id"]: {"id": r["id"], "status": r["status"], "suppressed_recipients": r["suppressed_recipients"]}
         for r in rows
     }
-
-
-@functools.lru_cache(maxsize=8)
-def _accept_for_driver(dialect: Dialect) -> tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]:
-    """`_ACCEPT` in the driver's own form ($1, $2, … with the casts SQLAlchemy renders) and, in that order, each
-    parameter's name with the conversion SQLAlchemy would apply to it (JSON text for jsonb, lists for arrays)."""
-    compiled = _ACCEPT.compile(dialect=dialect)
-    processors = {
-        name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()
-    }
-    assert compiled.positiontup is not None  # asyncpg's paramstyle is positional
-    return compiled.string, tuple((name, processors[name]) for name in compiled.positiontup)
 
 
 async def inserted(conn: AsyncConnection, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
