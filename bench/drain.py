@@ -120,7 +120,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         procs.stop(sink)
     worker_env = {"WORKER_PROCESSES": str(args.worker_processes)} if args.worker_processes > 1 else {}
-    worker_env.update(setting.split("=", 1) for setting in args.env)  # type: ignore[misc]
+    worker_env.update(setting.split("=", 1) for setting in args.env)
     with contextlib.ExitStack() as stack:
         collector = stack.enter_context(OtlpSink()) if args.otlp else None
         if collector is not None:

@@ -66,7 +66,7 @@ async def _quiet_p99(pipe: e2e.Pipeline, url: str, api_key: str, count: int, run
         rate=QUIET_RATE,
         patience=600,
     )
-    return percentile(done.latencies_ms, 99), done.delivered
+    return percentile(done.latencies_ms, 99) or 0.0, done.delivered
 
 
 async def measure(url: str, quiet_key: str, logs: Path, *, flood: int, quiet: int) -> Fairness:
