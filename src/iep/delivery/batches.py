@@ -24,9 +24,10 @@ from iep.kit.batching import Batcher
 from iep.kit.clock import Clock
 from iep.kit.db import autocommit
 
-# Between back-to-back batches of a busy worker only: at 32 sends in flight a statement then carries ~10 messages
-# instead of ~6, and the worker and PostgreSQL spend ~8 % less CPU per message (docs/benchmarks.md). An idle
-# worker's statement still goes at once.
+# Between back-to-back batches of a busy worker only: at 32 sends in flight a statement then carries ~8 messages
+# instead of ~6, and the worker and PostgreSQL spend ~6-10 % less CPU per message (docs/benchmarks.md). An idle
+# worker's statement still goes at once. For sent records this widens the window in which a crash after the
+# provider's "accepted" leaves a message to be sent again (as `ambiguous`) by at most this long, under load only.
 LINGER_SECONDS = 0.002
 
 
@@ -74,7 +75,7 @@ class SendBatches:
     async def _record_many(self, many: list[Sent]) -> list[bool | Exception]:
         if len(many) > 1:
             try:
-                # All of them or, if anything fails, none: asyncpg's executemany is atomic, in one round trip.
+                # All of them or, if anything fails, none: one round trip (`kit.db.fetchmany`).
                 async with autocommit(self._engine) as conn:
                     return list(await repository.record_sent_many(conn, many))
             except Exception:  # noqa: S110 - each goes on its own below (a record that did commit is refused there)
