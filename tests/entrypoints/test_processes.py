@@ -18,7 +18,7 @@ from iep.bootstrap import Container
 from iep.messages.models import events
 from tests.conftest import TenantKey
 from tests.support.pipeline import relay_all
-from tests.support.smtp_sink import SmtpSink, free_port
+from tests.support.smtp_sink import SmtpSink, free_port, free_port_run
 
 IEP = str(Path(sys.executable).with_name("iep"))
 
@@ -87,7 +87,7 @@ async def test_two_worker_processes_share_the_queue_and_deliver_each_message_onc
     for i in range(100):
         payload = {"to": [f"u{i}@example.com"], "from": "x@product.example", "subject": "S", "textBody": "T"}
         ids.append((await api.post("/v1/messages", json=payload, headers=tenant.headers)).json()["messageId"])
-    metrics = free_port()
+    metrics = free_port_run(2)  # copy i serves its metrics on metrics + i
     # A few sends in flight per copy, so the first copy up cannot claim the whole backlog before the second starts.
     env = _env(database_url, sink, WORKER_PROCESSES="2", METRICS_PORT=str(metrics), WORKER_CONCURRENCY="8")
     proc = Role("worker", env, tmp_path / "w.log")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import random
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -79,6 +80,26 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def free_port_run(count: int) -> int:
+    """The first of `count` consecutive free ports, below the kernel's ephemeral range: inside it, any outgoing
+    connection of a test running beside this one can take the second port between this check and the bind."""
+    for _ in range(200):
+        base = random.randrange(20_000, 32_000 - count)
+        taken: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                probe = socket.socket()
+                taken.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in taken:
+                probe.close()
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 class SmtpSink:
