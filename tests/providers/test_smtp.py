@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import ssl
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from iep.providers import smtp as smtp_module
 from iep.providers.base import Address, OutgoingEmail, PermanentProviderError, TransientProviderError
 from iep.providers.smtp import SmtpProvider
+from tests.support.smtp_sink import free_port
 
 DOMAIN = "mail.iep.example"
 USER, PASSWORD = "tenant-a", "s3cret-pass"
@@ -97,17 +97,13 @@ class Recorder:
         return AuthResult(success=ok, handled=False, auth_data=USER if ok else None)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @asynccontextmanager
-async def smtp_server(handler: Recorder, **kwargs: Any) -> AsyncIterator[int]:
+async def smtp_server(
+    handler: Any, *, controller_class: type[Controller] = Controller, **kwargs: Any
+) -> AsyncIterator[int]:
+    """A real aiosmtpd server on a free loopback port, for the test's duration; `kwargs` go to aiosmtpd's SMTP."""
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=5, **kwargs)
+    controller = controller_class(handler, hostname="127.0.0.1", port=port, ready_timeout=5, **kwargs)
     await asyncio.to_thread(controller.start)
     try:
         yield port

@@ -9,7 +9,7 @@ import asyncio
 import copy
 import ssl
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,8 +20,7 @@ from aiosmtpd.smtp import SMTP as AiosmtpdServer
 
 from iep.providers.base import PermanentProviderError, TransientProviderError
 from iep.providers.smtp_pipelining import sendmail
-from tests.providers.test_smtp import make_email, parse, provider
-from tests.support.smtp_sink import free_port
+from tests.providers.test_smtp import make_email, parse, provider, smtp_server
 
 SENDER = "sender@iep.example"
 # Stands in for "no valid recipient" at a server that answers DATA with 354 all the same.
@@ -114,15 +113,8 @@ class RecordingController(Controller):  # type: ignore[misc]
         return RecordingServer(self.handler, **self.SMTP_kwargs)
 
 
-@asynccontextmanager
-async def relay_at(relay: Relay, **kwargs: Any) -> AsyncIterator[int]:
-    port = free_port()
-    controller = RecordingController(relay, hostname="127.0.0.1", port=port, ready_timeout=5, **kwargs)
-    await asyncio.to_thread(controller.start)
-    try:
-        yield port
-    finally:
-        await asyncio.to_thread(controller.stop)
+def relay_at(relay: Relay, **kwargs: Any) -> AbstractAsyncContextManager[int]:
+    return smtp_server(relay, controller_class=RecordingController, **kwargs)
 
 
 @asynccontextmanager
