@@ -34,6 +34,7 @@ from iep.directory.deps import DirectoryDeps
 from iep.kit.clock import Clock, SystemClock
 from iep.kit.crypto import KeyRing
 from iep.kit.db import create_engine
+from iep.kit.driver import Driver
 from iep.kit.sigv4 import AwsCredentials
 from iep.limits.limiter import TenantLimiter
 from iep.limits.redis_store import RedisLimitStore
@@ -67,6 +68,8 @@ class Container:
     settings: Settings
     database_url: str
     engine: AsyncEngine
+    # The busiest statements (the send step's and the postgres queue's) run on asyncpg directly (`kit/driver.py`).
+    driver: Driver
     clock: Clock
     authenticator: Authenticator
     limits: AcceptLimits
@@ -95,7 +98,9 @@ class Container:
 
     def queue(self, name: str = SEND_QUEUE) -> Queue:
         """A new handle on the configured backend (each part of a role consumes or publishes on its own)."""
-        queue = make_queue(self.settings, self.engine, self.database_url, self.clock, self.worker_id, name)
+        queue = make_queue(
+            self.settings, self.engine, self.database_url, self.clock, self.worker_id, name, driver=self.driver
+        )
         self._queues.append(queue)
         return queue
 
@@ -186,7 +191,7 @@ class Container:
     def send_batches(self) -> SendBatches:
         if self._send_batches is None:
             lease = timedelta(seconds=self.settings.worker_lease_seconds)
-            self._send_batches = SendBatches(self.engine, self.clock, owner=self.worker_id, lease=lease)
+            self._send_batches = SendBatches(self.driver, self.clock, owner=self.worker_id, lease=lease)
         return self._send_batches
 
     @property
@@ -213,6 +218,7 @@ class Container:
             await self.redis.aclose()
         if self.owns_renderer:
             await self.renderer.close()
+        await self.driver.close()
         await self.engine.dispose()
 
 
@@ -223,6 +229,8 @@ def make_queue(
     clock: Clock,
     worker_id: str,
     name: str = SEND_QUEUE,
+    *,
+    driver: Driver | None = None,
 ) -> Queue:
     backend = settings.queue_backend
     concurrency = settings.worker_concurrency if name == SEND_QUEUE else settings.webhook_concurrency
@@ -254,6 +262,7 @@ def make_queue(
         lease_seconds=settings.worker_lease_seconds,
         batch_size=min(concurrency, 64),
         queue=name,
+        driver=driver,
     )
 
 
@@ -323,6 +332,7 @@ def build(
         settings=settings,
         database_url=database_url,
         engine=engine,
+        driver=Driver(database_url, size=8, application_name=role),
         clock=clock,
         authenticator=Authenticator(engine, clock, buckets=auth_buckets),
         limits=AcceptLimits(

@@ -40,7 +40,7 @@ async def _event_types(container: Container, mid: uuid.UUID) -> list[str]:
 def _worker(container: Container, name: str, *, renew: bool) -> DeliveryDeps:
     lease = timedelta(seconds=container.settings.worker_lease_seconds)
     keeper = LeaseKeeper(container.engine, container.clock, owner=name, lease=lease, tick_seconds=0.05)
-    batches = SendBatches(container.engine, container.clock, owner=name, lease=lease)
+    batches = SendBatches(container.driver, container.clock, owner=name, lease=lease)
     return dataclasses.replace(
         container.delivery_deps(), worker_id=name, leases=keeper if renew else None, batches=batches
     )

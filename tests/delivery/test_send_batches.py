@@ -34,7 +34,7 @@ async def test_concurrent_claims_share_statements_and_each_message_goes_to_one_c
 ) -> None:
     ids = await _accept(api, tenant, 12)
     await relay_all(container)
-    batches = SendBatches(container.engine, container.clock, owner="w", lease=timedelta(seconds=60))
+    batches = SendBatches(container.driver, container.clock, owner="w", lease=timedelta(seconds=60))
     calls: list[int] = []
     original = repository.claim_many
 
@@ -59,7 +59,7 @@ async def test_a_batch_of_records_checks_each_fence(
     ids = await _accept(api, tenant, 4)
     await relay_all(container)
     lease = timedelta(seconds=60)
-    batches = SendBatches(container.engine, clock, owner="w", lease=lease)
+    batches = SendBatches(container.driver, clock, owner="w", lease=lease)
     rows = await asyncio.gather(*(batches.claim(i) for i in ids))
     stale = ids[0]
     async with container.engine.connect() as pooled:  # another worker takes the first message over

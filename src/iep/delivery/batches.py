@@ -14,15 +14,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from iep.delivery import context as sending_context
 from iep.delivery import repository
 from iep.delivery.context import SendingContext
 from iep.delivery.repository import ContextWanted, Sent
 from iep.kit.batching import Batcher
 from iep.kit.clock import Clock
-from iep.kit.db import autocommit
+from iep.kit.driver import Driver
 
 # Between back-to-back batches of a busy worker only: at 32 sends in flight a statement then carries ~8 messages
 # instead of ~6, and the worker and PostgreSQL spend ~6-10 % less CPU per message (docs/benchmarks.md). An idle
@@ -32,8 +30,8 @@ LINGER_SECONDS = 0.002
 
 
 class SendBatches:
-    def __init__(self, engine: AsyncEngine, clock: Clock, *, owner: str, lease: timedelta, max_batch: int = 64):
-        self._engine = engine
+    def __init__(self, driver: Driver, clock: Clock, *, owner: str, lease: timedelta, max_batch: int = 64):
+        self._driver = driver
         self._clock = clock
         self._owner = owner
         self._lease = lease
@@ -52,8 +50,7 @@ class SendBatches:
         return await self._contexts.submit(wanted)
 
     async def _contexts_many(self, many: list[ContextWanted]) -> list[SendingContext]:
-        async with autocommit(self._engine) as conn:  # reads: no BEGIN, no ROLLBACK
-            return await sending_context.load_many(conn, many, self._clock.now())
+        return await sending_context.load_many(self._driver, many, self._clock.now())
 
     async def claim(self, message_id: uuid.UUID) -> dict[str, Any] | None:
         """The message's row if this worker now holds it (see `repository.claim_many`)."""
@@ -67,8 +64,7 @@ class SendBatches:
         return outcome
 
     async def _claim_many(self, ids: list[uuid.UUID]) -> list[dict[str, Any] | None]:
-        async with autocommit(self._engine) as conn:
-            rows = await repository.claim_many(conn, ids, self._owner, self._clock.now(), self._lease)
+        rows = await repository.claim_many(self._driver, ids, self._owner, self._clock.now(), self._lease)
         # A message twice in one batch (a job delivered twice) is claimed once: the second caller gets nothing.
         return [rows.pop(i, None) for i in ids]
 
@@ -76,15 +72,13 @@ class SendBatches:
         if len(many) > 1:
             try:
                 # All of them or, if anything fails, none: one round trip (`kit.db.fetchmany`).
-                async with autocommit(self._engine) as conn:
-                    return list(await repository.record_sent_many(conn, many))
+                return list(await repository.record_sent_many(self._driver, many))
             except Exception:  # noqa: S110 - each goes on its own below (a record that did commit is refused there)
                 pass
         outcomes: list[bool | Exception] = []
         for sent in many:
             try:
-                async with autocommit(self._engine) as conn:
-                    outcomes.append(await repository.record(conn, sent))
+                outcomes.append(await repository.record(self._driver, sent))
             except Exception as exc:
                 outcomes.append(exc)
         return outcomes

@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from iep.delivery import repository
 from iep.delivery.routing import RoutingPolicy, TenantProviderRow
 from iep.kit.crypto import KeyRing
+from iep.kit.driver import Executor
 from iep.providers.base import DkimKey, PermanentProviderError
 from iep.sending_domains.names import ascii_domain
 
@@ -63,9 +62,7 @@ def wanted(
     return repository.ContextWanted(tenant_id, message_id, ascii_domain(from_domain), lowered)
 
 
-async def load_many(
-    conn: AsyncConnection, many: Sequence[repository.ContextWanted], now: datetime
-) -> list[SendingContext]:
+async def load_many(conn: Executor, many: Sequence[repository.ContextWanted], now: datetime) -> list[SendingContext]:
     """The contexts of many messages in one statement, in order (suppressions as they stand at `now`)."""
     rows = await repository.sending_contexts(conn, many, now)
     contexts = []

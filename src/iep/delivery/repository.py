@@ -12,7 +12,7 @@ from sqlalchemy import Boolean, Integer, Text, and_, bindparam, column, func, se
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from iep.kit import db
+from iep.kit.driver import Executor, fetch, fetchmany
 from iep.kit.ids import uuid7
 from iep.messages.models import attachments, events, messages
 from iep.messages.repository import add_event
@@ -73,7 +73,7 @@ RESUMED_EVENT = "resumed"
 
 
 async def claim_many(
-    conn: AsyncConnection, message_ids: Sequence[uuid.UUID], owner: str, now: datetime, lease: timedelta
+    conn: Executor, message_ids: Sequence[uuid.UUID], owner: str, now: datetime, lease: timedelta
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """Take each message that is due, or whose holder's lease ran out; the rows taken, by id.
 
@@ -93,11 +93,11 @@ async def claim_many(
         "ambiguous_ids": ambiguous_ids,
         "event_ids": event_ids,
     }
-    return {row.id: dict(row._mapping) for row in await conn.execute(_CLAIM, params)}
+    return {row["id"]: row for row in await fetch(conn, _CLAIM, params)}
 
 
 async def claim(
-    conn: AsyncConnection, message_id: uuid.UUID, owner: str, now: datetime, lease: timedelta
+    conn: Executor, message_id: uuid.UUID, owner: str, now: datetime, lease: timedelta
 ) -> dict[str, Any] | None:
     """`claim_many` for one message: its row, or None when it is not due or held by a live lease."""
     return (await claim_many(conn, [message_id], owner, now, lease)).get(message_id)
@@ -188,7 +188,7 @@ class Sent:
 
 
 async def record_sent(
-    conn: AsyncConnection,
+    conn: Executor,
     message_id: uuid.UUID,
     now: datetime,
     *,
@@ -206,15 +206,15 @@ async def record_sent(
     )
 
 
-async def record(conn: AsyncConnection, sent: Sent) -> bool:
+async def record(conn: Executor, sent: Sent) -> bool:
     """`record_sent` of one `Sent`: one statement, one round trip in autocommit."""
-    return (await conn.execute(_RECORD_SENT, sent.params())).first() is not None
+    return bool(await fetch(conn, _RECORD_SENT, sent.params()))
 
 
-async def record_sent_many(conn: AsyncConnection, many: Sequence[Sent]) -> list[bool]:
-    """`record_sent` for many messages in one round trip, all or none (`kit.db.fetchmany`); for each, whether it
+async def record_sent_many(conn: Executor, many: Sequence[Sent]) -> list[bool]:
+    """`record_sent` for many messages in one round trip, all or none (`kit.driver.fetchmany`); for each, whether it
     was recorded (its statement answered a row)."""
-    recorded = {row["message_id"] for row in await db.fetchmany(conn, _RECORD_SENT, [sent.params() for sent in many])}
+    recorded = {row["message_id"] for row in await fetchmany(conn, _RECORD_SENT, [sent.params() for sent in many])}
     return [sent.message_id in recorded for sent in many]
 
 
@@ -487,9 +487,7 @@ class ContextWanted:
     recipients: Sequence[str]  # lower-cased
 
 
-async def sending_contexts(
-    conn: AsyncConnection, wanted: Sequence[ContextWanted], now: datetime
-) -> list[dict[str, Any]]:
+async def sending_contexts(conn: Executor, wanted: Sequence[ContextWanted], now: datetime) -> list[dict[str, Any]]:
     """One row per wanted message, in order: tenant settings and state, suppressed recipients, own providers,
     DKIM key and attachment count."""
     pairs = [(i, r) for i, w in enumerate(wanted) for r in w.recipients]
@@ -502,12 +500,16 @@ async def sending_contexts(
         "r_emails": [r for _, r in pairs],
         "now": now,
     }
-    rows = {row.idx: dict(row._mapping) for row in await conn.execute(_CONTEXTS, params)}
+    rows = {row["idx"]: row for row in await fetch(conn, _CONTEXTS, params)}
     return [rows[i] for i in range(len(wanted))]
 
 
-async def attachment_rows(conn: AsyncConnection, message_id: uuid.UUID) -> list[dict[str, Any]]:
-    result = await conn.execute(
-        select(attachments).where(attachments.c.message_id == message_id).order_by(attachments.c.created_at)
-    )
-    return [dict(r._mapping) for r in result]
+_ATTACHMENTS = (
+    select(attachments)
+    .where(attachments.c.message_id == bindparam("message_id", type_=UUID(as_uuid=True)))
+    .order_by(attachments.c.created_at)
+)
+
+
+async def attachment_rows(conn: Executor, message_id: uuid.UUID) -> list[dict[str, Any]]:
+    return await fetch(conn, _ATTACHMENTS, {"message_id": message_id})

@@ -46,7 +46,7 @@ async def fetchmany(conn: AsyncConnection, statement: Any, rows: Sequence[Mappin
     answers no rows (a second statement has to find them) and its per-row parameter handling costs more CPU than
     the driver's whole execution. Parameters get the same conversions SQLAlchemy would apply (JSON text for jsonb).
     """
-    sql, binds = _for_driver(statement, conn.dialect)
+    sql, binds = for_driver(statement, conn.dialect)
     args = [tuple(row[name] if process is None else process(row[name]) for name, process in binds) for row in rows]
     driver = (await conn.get_raw_connection()).driver_connection
     assert driver is not None  # a checked-out connection has its driver's
@@ -61,7 +61,7 @@ async def fetchmany(conn: AsyncConnection, statement: Any, rows: Sequence[Mappin
 
 
 @functools.lru_cache(maxsize=32)
-def _for_driver(statement: Any, dialect: Dialect) -> tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]:
+def for_driver(statement: Any, dialect: Dialect) -> tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]:
     """`statement` in the driver's own form ($1, $2, … with the casts SQLAlchemy renders) and, in that order, each
     parameter's name with the conversion SQLAlchemy would apply to it."""
     compiled = statement.compile(dialect=dialect)

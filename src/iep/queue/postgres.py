@@ -13,13 +13,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import BigInteger, and_, column, delete, func, insert, select, text, update
+from sqlalchemy import BigInteger, DateTime, and_, bindparam, column, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from iep.kit.batching import Batcher
 from iep.kit.clock import Clock
 from iep.kit.db import asyncpg_dsn, autocommit
+from iep.kit.driver import Driver
 from iep.kit.listen import listen_forever
 from iep.queue.models import queue_jobs
 from iep.queue.port import DEAD_LETTER_QUEUE, SEND_QUEUE, Depth, Job
@@ -69,6 +71,14 @@ RETURNING {_JOB_COLUMNS}, chosen.turn
 ).columns(*queue_jobs.c, column("turn", BigInteger))
 
 
+_NEXT_DUE = text(
+    "SELECT min(coalesce(locked_until, available_at)) AS due FROM queue_jobs WHERE queue = :queue"
+).columns(column("due", DateTime(timezone=True)))
+_ACK = text("DELETE FROM queue_jobs WHERE id = ANY(:ids) AND locked_by = :owner").bindparams(
+    bindparam("ids", type_=ARRAY(BigInteger))
+)
+
+
 class PostgresQueue:
     name = "postgres"
 
@@ -82,9 +92,13 @@ class PostgresQueue:
         lease_seconds: float,
         batch_size: int = 16,
         queue: str = SEND_QUEUE,
+        driver: Driver | None = None,
     ) -> None:
         self._engine = engine
         self._dsn = asyncpg_dsn(database_url)
+        # The claim and the ack run on the driver (`kit/driver.py`): a handle made without one opens its own.
+        self._owns_driver = driver is None
+        self._driver = driver or Driver(database_url, size=4, application_name="iep-queue")
         self._clock = clock
         self._worker_id = worker_id
         self._lease = timedelta(seconds=lease_seconds)
@@ -148,21 +162,19 @@ class PostgresQueue:
             "owner": self._worker_id,
             "locked_until": now + self._lease,
         }
-        stmt = _FAIR_CLAIM.bindparams(**params)
-        async with autocommit(self._engine) as conn:  # one statement: atomic alone, one round trip
-            rows = (await conn.execute(stmt)).all()
+        rows = await self._driver.fetch(_FAIR_CLAIM, params)  # one statement: atomic alone, one round trip
         # Handed on in turn order, so each tenant's first job starts before any tenant's second: sorted by priority
         # alone, a flood of `high` would go first within the batch too.
-        ordered = sorted(rows, key=lambda r: (r.turn, r.priority, r.available_at, r.id))
+        ordered = sorted(rows, key=lambda r: (r["turn"], r["priority"], r["available_at"], r["id"]))
         return [
             Job(
-                message_id=r.message_id,
-                tenant_id=r.tenant_id,
-                priority=r.priority,
-                available_at=r.available_at,
-                deliveries=r.deliveries,
-                receipt=r.id,
-                payload=r.payload,
+                message_id=r["message_id"],
+                tenant_id=r["tenant_id"],
+                priority=r["priority"],
+                available_at=r["available_at"],
+                deliveries=r["deliveries"],
+                receipt=r["id"],
+                payload=r["payload"],
             )
             for r in ordered
         ]
@@ -170,14 +182,7 @@ class PostgresQueue:
     async def _seconds_to_next_due(self) -> float:
         now = self._clock.now()
         try:
-            async with autocommit(self._engine) as conn:
-                nxt = (
-                    await conn.execute(
-                        select(func.min(func.coalesce(queue_jobs.c.locked_until, queue_jobs.c.available_at))).where(
-                            queue_jobs.c.queue == self._queue
-                        )
-                    )
-                ).scalar()
+            nxt = (await self._driver.fetch(_NEXT_DUE, {"queue": self._queue}))[0]["due"]
         except (OperationalError, DBAPIError, OSError):
             return 1.0
         if nxt is None:
@@ -210,9 +215,15 @@ class PostgresQueue:
         await self._acks.submit(job)
 
     async def _ack_many(self, jobs: list[Job]) -> list[None]:
-        receipts = [j.receipt for j in jobs]
-        mine = and_(queue_jobs.c.id.in_(receipts), queue_jobs.c.locked_by == self._worker_id)
-        await self._settle(jobs[0], delete(queue_jobs).where(mine))
+        params = {"ids": [j.receipt for j in jobs], "owner": self._worker_id}
+        # A database blip must not strand finished jobs: try again, then leave them to the lock's expiry.
+        for attempt in range(5):
+            try:
+                await self._driver.fetch(_ACK, params)
+                break
+            except (OperationalError, DBAPIError, OSError) as exc:
+                log.warning("queue_settle_failed", job=jobs[0].receipt, attempt=attempt, error=str(exc)[:200])
+                await asyncio.sleep(0.2 * (attempt + 1))
         return [None] * len(jobs)
 
     async def retry(self, job: Job, available_at: datetime) -> None:
@@ -254,4 +265,6 @@ class PostgresQueue:
         self._wakeup.set()
 
     async def close(self) -> None:
-        """The engine belongs to the container, which disposes of it."""
+        """The engine (and a driver handed in) belong to the container, which closes them."""
+        if self._owns_driver:
+            await self._driver.close()
