@@ -1,3 +1,3 @@
-from iep.entrypoints.cli import main
+from iep.entrypoints.launch import main
 
 main()

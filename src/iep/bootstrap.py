@@ -299,6 +299,7 @@ def build(
     tracing.setup(role, settings.otel_exporter_otlp_endpoint)
     suppressions.configure(suppress_after_hard_bounces=settings.suppress_after_hard_bounces)
     engine = create_engine(database_url, pool_size=pool_size, application_name=role)
+    driver = Driver(database_url, size=8, application_name=role)
     chosen = dict(providers) if providers is not None else default_providers(settings)
     simulator = None
     if settings.service_role is Role.DEV:
@@ -332,7 +333,7 @@ def build(
         settings=settings,
         database_url=database_url,
         engine=engine,
-        driver=Driver(database_url, size=8, application_name=role),
+        driver=driver,
         clock=clock,
         authenticator=Authenticator(engine, clock, buckets=auth_buckets),
         limits=AcceptLimits(
@@ -340,7 +341,7 @@ def build(
             max_attempts=settings.max_attempts,
             require_verified_senders=settings.senders_must_be_verified,
         ),
-        accept_group=GroupCommit(engine),
+        accept_group=GroupCommit(driver),
         tenant_limiter=limiter,
         metrics_registry=registry,
         worker_id=f"{socket.gethostname()}:{os.getpid()}",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iep.bootstrap import Container
 from iep.kit.db import asyncpg_dsn, create_engine
+from iep.kit.driver import Driver
 from iep.kit.ids import uuid7
 from iep.messages import repository
 from iep.messages.group_commit import GroupCommit, write_many
@@ -96,7 +97,7 @@ async def test_the_same_key_twice_in_one_batch_inserts_once(
 ) -> None:
     assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
     tenant_id = await _tenant_id(container)
-    group = GroupCommit(container.engine)
+    group = GroupCommit(container.driver)
     first, second = _params(tenant_id, "dup", container), _params(tenant_id, "dup", container)
     rows = await asyncio.gather(group.insert(first), group.insert(second))
     assert [r is not None for r in rows] == [True, False], "the second finds the key taken and inserts nothing"
@@ -108,7 +109,7 @@ async def test_a_bad_row_fails_only_its_own_accept(
 ) -> None:
     assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
     tenant_id = await _tenant_id(container)
-    group = GroupCommit(container.engine)
+    group = GroupCommit(container.driver)
     good = [_params(tenant_id, None, container) for _ in range(5)]
     orphan = _params(uuid.uuid4(), None, container)  # no such tenant: the foreign key refuses it
     results = await asyncio.gather(*(group.insert(p) for p in [*good[:2], orphan, *good[2:]]), return_exceptions=True)
@@ -131,27 +132,50 @@ async def _backend_pid(engine: AsyncEngine) -> int:
 async def test_a_batch_whose_connection_was_killed_fails_and_the_connection_leaves_the_pool(
     api: httpx.AsyncClient, container: Container, tenant: TenantKey, database_url: str
 ) -> None:
-    # The batch runs on the driver's connection, where SQLAlchemy does not see the error: the pool must not hand
-    # the dead connection to the next caller (most recently returned first, and not idle long enough for a ping).
+    # On SQLAlchemy's connection the batch runs on the driver's connection, where SQLAlchemy does not see the
+    # error: the pool must not hand the dead connection to the next caller (most recently returned first, and not
+    # idle long enough for a ping).
     assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
     tenant_id = await _tenant_id(container)
     engine = create_engine(database_url, pool_size=1)
     try:
         killed = await _backend_pid(engine)
-        admin = await asyncpg.connect(asyncpg_dsn(database_url))
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", killed)
-        finally:
-            await admin.close()
+        await _terminate(database_url, killed)
         batch = [_params(tenant_id, None, container) for _ in range(3)]
         async with engine.connect() as conn:
             with pytest.raises(_LINK_LOST):
                 await repository.insert_accepted_many(conn, batch)
         assert await _backend_pid(engine) != killed
-        written = await write_many(engine, batch)  # and the batch goes through on the next connection
     finally:
         await engine.dispose()
+
+
+async def test_a_group_commit_whose_connection_was_killed_writes_on_a_new_one(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, database_url: str
+) -> None:
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    tenant_id = await _tenant_id(container)
+    driver = Driver(database_url, size=1)
+    try:
+        killed = (await driver.fetch(text("SELECT pg_backend_pid() AS pid"), {}))[0]["pid"]
+        await _terminate(database_url, killed)
+        batch = [_params(tenant_id, None, container) for _ in range(3)]
+        # The batch fails on the dead connection (or the kill was noticed first); either way the next one serves.
+        written = await write_many(driver, batch)
+        if not all(isinstance(r, dict) for r in written):
+            written = await write_many(driver, batch)
+        assert (await driver.fetch(text("SELECT pg_backend_pid() AS pid"), {}))[0]["pid"] != killed
+    finally:
+        await driver.close()
     assert [r["id"] for r in written if isinstance(r, dict)] == [p["id"] for p in batch]
+
+
+async def _terminate(database_url: str, pid: int) -> None:
+    admin = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
 
 
 async def test_a_batch_answers_each_inserted_row_and_none_for_a_taken_key(
@@ -160,9 +184,9 @@ async def test_a_batch_answers_each_inserted_row_and_none_for_a_taken_key(
     assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
     tenant_id = await _tenant_id(container)
     taken = _params(tenant_id, "taken", container)
-    assert await write_many(container.engine, [taken]) != [None]
+    assert await write_many(container.driver, [taken]) != [None]
     batch = [_params(tenant_id, None, container), _params(tenant_id, "taken", container)]
-    first, second = await write_many(container.engine, batch)
+    first, second = await write_many(container.driver, batch)
     assert isinstance(first, dict)
     assert (first["id"], first["status"], first["suppressed_recipients"]) == (batch[0]["id"], "queued", [])
     assert second is None
@@ -208,7 +232,7 @@ async def test_the_driver_s_batch_stores_what_sqlalchemy_s_insert_stores(
     tenant_id = await _tenant_id(container)
     through_driver = _rich_params(tenant_id, container, headers=headers)
     through_sqlalchemy = _rich_params(tenant_id, container, headers=headers)
-    assert isinstance((await write_many(container.engine, [through_driver]))[0], dict)
+    assert isinstance((await write_many(container.driver, [through_driver]))[0], dict)
     async with container.engine.connect() as pooled:
         conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
         assert await repository.insert_accepted(conn, through_sqlalchemy) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 import uuid
@@ -86,6 +87,7 @@ def main() -> None:
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=None, help="defaults to SERVICE_ROLE")
 def run(role: str | None) -> None:
     """Run IEP in one role: api, worker, relay, webhooks, smtp, registry, all or dev."""
+    gc.disable()  # until start-up is done and frozen (`runtime.run_role`; `launch.py` says why)
     from iep.entrypoints.runtime import run_role
     from iep.kit.selftest import UnsafeInterpreterError
 
@@ -95,6 +97,8 @@ def run(role: str | None) -> None:
     copies = {Role.WORKER: settings.worker_processes, Role.API: settings.api_workers}.get(chosen, 1)
     if copies > 1:
         from iep.entrypoints.processes import run_copies
+
+        gc.enable()  # this process only watches its copies; each of them starts as above
 
         if not settings.database_url:
             raise click.ClickException("several processes of a role need DATABASE_URL (not the embedded database)")

@@ -217,8 +217,10 @@ async def run_role(settings: Settings, role: Role) -> None:
     }
     # Everything built so far (modules, app, container) lives as long as the process: move it out of the
     # collector's reach, so a full collection walks only what requests and jobs create, not the whole import
-    # graph (that walk took 60-70 ms, the p99 of accepts).
+    # graph (that walk took 60-70 ms, the p99 of accepts). The collector was paused while start-up built it all
+    # (`launch.py`).
     gc.freeze()
+    gc.enable()
     log.info("started", role=role.value, parts=[n for n, _, _ in parts])
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

@@ -12,17 +12,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from iep.kit.batching import Batcher
+from iep.kit.driver import Driver
 from iep.messages import repository
 
 MAX_BATCH = 128
 
 
 class GroupCommit:
-    def __init__(self, engine: AsyncEngine, *, max_batch: int = MAX_BATCH) -> None:
-        self._engine = engine
+    def __init__(self, driver: Driver, *, max_batch: int = MAX_BATCH) -> None:
+        self._driver = driver
         self._batches: Batcher[dict[str, Any], dict[str, Any] | Exception | None] = Batcher(
             self._write, max_batch=max_batch
         )
@@ -35,41 +34,36 @@ class GroupCommit:
         return result
 
     async def _write(self, batch: list[dict[str, Any]]) -> list[dict[str, Any] | Exception | None]:
-        return await write_many(self._engine, batch)
+        return await write_many(self._driver, batch)
 
 
-async def write_many(engine: AsyncEngine, batch: list[dict[str, Any]]) -> list[dict[str, Any] | Exception | None]:
+async def write_many(driver: Driver, batch: list[dict[str, Any]]) -> list[dict[str, Any] | Exception | None]:
     """`repository.insert_accepted` for each of `batch`, committed together; the answers in the batch's order.
 
     None: an idempotency conflict (nothing inserted for that one). An exception: that message alone failed. Also
     the write of `POST /v1/messages/batch`, whose messages commit together whatever the group commit holds.
     """
     try:
-        # One message too: the driver's statement costs a third less CPU than SQLAlchemy's single insert.
-        # No isolation level to set: the driver runs the batch as its own implicit transaction.
-        async with engine.connect() as conn:
-            inserted: dict[uuid.UUID, dict[str, Any]] = await repository.insert_accepted_many(conn, batch)
+        # One message too: on the driver's own connections (`kit/driver.py`), as one implicit transaction.
+        inserted: dict[uuid.UUID, dict[str, Any]] = await repository.insert_accepted_many(driver, batch)
     except Exception:
         # Usually nothing was committed (a bad row); if the batch did commit and only its answer was lost, its
         # messages are found here and not written twice. The rest go one by one, each failing on its own (with
         # SQLAlchemy's error, as any statement of IEP's).
-        inserted = await _already_inserted(engine, batch)
-        return [inserted[p["id"]] if p["id"] in inserted else await _write_one(engine, p) for p in batch]
+        inserted = await _already_inserted(driver, batch)
+        return [inserted[p["id"]] if p["id"] in inserted else await _write_one(driver, p) for p in batch]
     return [inserted.get(p["id"]) for p in batch]
 
 
-async def _already_inserted(engine: AsyncEngine, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+async def _already_inserted(driver: Driver, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
     try:
-        async with engine.connect() as conn:
-            return await repository.inserted(conn, batch)
+        return await repository.inserted(driver, batch)
     except Exception:
         return {}
 
 
-async def _write_one(engine: AsyncEngine, params: dict[str, Any]) -> dict[str, Any] | Exception | None:
+async def _write_one(driver: Driver, params: dict[str, Any]) -> dict[str, Any] | Exception | None:
     try:
-        async with engine.connect() as pooled:
-            conn = await pooled.execution_options(isolation_level="AUTOCOMMIT")
-            return await repository.insert_accepted(conn, params)
+        return await repository.insert_accepted(driver, params)
     except Exception as exc:
         return exc

@@ -150,6 +150,7 @@ async def submit_batch(
         async with container.tenant_limiter.reserve(ctx, len(requests)) as grant:
             results = await service.accept_batch(
                 container.engine,
+                container.driver,
                 ctx,
                 requests,
                 container.limits,

@@ -11,7 +11,7 @@ from sqlalchemy import ARRAY, Text, bindparam, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from iep.kit import db
+from iep.kit.driver import Executor, fetch, fetchmany
 from iep.kit.ids import uuid7
 from iep.kit.scoping import scoped_select, scoped_update
 from iep.messages.models import attachments, events, messages
@@ -150,35 +150,35 @@ def accept_params(msg: NewMessage, now: datetime) -> dict[str, Any]:
     }
 
 
-async def insert_accepted(conn: AsyncConnection, params: dict[str, Any]) -> dict[str, Any] | None:
+async def insert_accepted(conn: Executor, params: dict[str, Any]) -> dict[str, Any] | None:
     """Insert the message, its first event and its outbox row; None when the idempotency key exists."""
-    row = (await conn.execute(_ACCEPT, params)).one_or_none()
-    return dict(row._mapping) if row else None
+    rows = await fetch(conn, _ACCEPT, params)
+    return rows[0] if rows else None
 
 
-async def insert_accepted_many(conn: AsyncConnection, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+async def insert_accepted_many(conn: Executor, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
     """`insert_accepted` for many messages in one pipelined round trip; the rows inserted, by id.
 
-    The batch runs as one `kit.db.fetchmany`: one implicit transaction, so it commits (or fails) as a whole, and
+    The batch runs as one `kit.driver.fetchmany`: one implicit transaction, so it commits (or fails) as a whole, and
     its answer holds each inserted row (SQLAlchemy's executemany cost about 60 µs more per accepted message and
     needed a second statement to find them). An id missing from the answer hit an existing idempotency key (or a
     duplicate within the batch).
     """
-    rows = await db.fetchmany(conn, _ACCEPT, batch)
+    rows = await fetchmany(conn, _ACCEPT, batch)
     return {
         r["id"]: {"id": r["id"], "status": r["status"], "suppressed_recipients": r["suppressed_recipients"]}
         for r in rows
     }
 
 
-async def inserted(conn: AsyncConnection, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
+async def inserted(conn: Executor, batch: list[dict[str, Any]]) -> dict[uuid.UUID, dict[str, Any]]:
     """Which of the batch's messages exist, by id."""
     tenant_of = {p["id"]: p["tenant_id"] for p in batch}
-    rows = await conn.execute(_INSERTED, {"ids": list(tenant_of)})
+    rows = await fetch(conn, _INSERTED, {"ids": list(tenant_of)})
     return {
-        r.id: {"id": r.id, "status": r.status, "suppressed_recipients": r.suppressed_recipients}
+        r["id"]: {"id": r["id"], "status": r["status"], "suppressed_recipients": r["suppressed_recipients"]}
         for r in rows
-        if tenant_of.get(r.id) == r.tenant_id
+        if tenant_of.get(r["id"]) == r["tenant_id"]
     }
 
 

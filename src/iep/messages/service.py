@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from iep.attachments import service as attachments
 from iep.attachments.storage import AttachmentStore
 from iep.kit.clock import Clock
+from iep.kit.driver import Driver
 from iep.kit.ids import uuid7
 from iep.kit.problems import (
     Conflict,
@@ -240,6 +241,7 @@ def _accepted(row: dict[str, Any]) -> Accepted:
 
 async def accept_batch(
     engine: AsyncEngine,
+    driver: Driver,
     ctx: TenantContext,
     requests: list[SendRequest],
     limits: AcceptLimits,
@@ -260,7 +262,7 @@ async def accept_batch(
             repository.accept_params(_new_message(ctx, r, limits, None, d, i, s), now)
             for r, d, i, s in zip(requests, digests, ids, stored, strict=True)
         ]
-        rows = await write_many(engine, params)
+        rows = await write_many(driver, params)
     except BaseException:
         for files in stored:
             await attachments.discard(store, files)

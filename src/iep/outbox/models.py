@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, SmallInteger, String, Table, func, text
+from sqlalchemy import BigInteger, Column, DateTime, Identity, SmallInteger, String, Table, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from iep.kit.db import metadata
@@ -20,5 +20,4 @@ outbox = Table(
     Column("payload", JSONB),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True)),
-    Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
 )
