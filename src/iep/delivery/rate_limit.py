@@ -97,6 +97,10 @@ class RateLimiter:
         self._clock = clock
         self._rates = dict(rates)  # provider name → messages per second
 
+    def limits(self, provider_name: str) -> bool:
+        """Whether sends through this provider wait for a rate at all."""
+        return bool(self._rates.get(provider_name))
+
     async def acquire(self, key: str, provider_name: str) -> None:
         rate = self._rates.get(provider_name)
         if not rate:

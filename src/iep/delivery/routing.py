@@ -112,6 +112,10 @@ class ProviderRouter:
         except Exception as exc:  # the send's own outcome must be recorded whatever happens to this bookkeeping
             log.warning("breaker_record_failed", provider=route.key, error=str(exc)[:200] or type(exc).__name__)
 
+    def throttles(self, route: Route) -> bool:
+        """Whether `throttle` can wait at all: most providers have no configured rate."""
+        return self._limiter is not None and self._limiter.limits(route.provider.name)
+
     async def throttle(self, route: Route) -> None:
         """Wait for the provider's send rate (S3), shared across workers when Redis is configured."""
         if self._limiter is not None:

@@ -285,6 +285,8 @@ async def _provider_send(route: Route, email: OutgoingEmail, ready: Ready | None
 
 async def _throttle(deps: DeliveryDeps, route: Route) -> None:
     """Wait for the provider's rate limit, at most half a lease: a longer wait goes back to the queue."""
+    if not deps.router.throttles(route):
+        return  # no rate to wait for: no timer to set up either
     try:
         async with asyncio.timeout(deps.lease.total_seconds() / 2):  # no task of its own, unlike wait_for
             await deps.router.throttle(route)

@@ -19,6 +19,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -84,6 +85,14 @@ class _IdsOnlyTracer(trace.Tracer):
         span = self.start_span(
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
         )
+        if not span.is_recording():
+            # Nothing to end, record or set a status on: only the span made current (`use_span` costs three times this).
+            token = otel_context.attach(trace.set_span_in_context(span))
+            try:
+                yield span
+            finally:
+                otel_context.detach(token)
+            return
         with trace.use_span(
             span,
             end_on_exit=end_on_exit,

@@ -6,6 +6,7 @@ where a CR or LF can be stopped before it becomes a header of its own (SPEC §4,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ def check_header_value(field: str, value: str) -> None:
     """Refuse line breaks and NUL, raw or hidden in an RFC 2047 encoded word."""
     if not LINE_BREAKS.isdisjoint(value):
         raise HeaderInjectionError(f"{field} contains CR, LF or NUL")
+    if "=?" not in value:
+        return  # no encoded word can start here (RFC 2047): nothing hidden to decode
     try:
         chunks = decode_header(value)
     except (HeaderParseError, ValueError) as exc:
@@ -206,6 +209,9 @@ def _all_addresses(email: OutgoingEmail) -> Iterable[str]:
         yield email.reply_to
 
 
+# A tenant's From (and a product's usual recipients) recur message after message, and the strict parse is the
+# costliest check of a send: its answers (never its refusals) are kept.
+@functools.lru_cache(maxsize=4096)
 def _header_address(address: str, display_name: str | None, field: str) -> HeaderAddress:
     normalized = normalize_address(address, field=field)
     if display_name is not None:

@@ -10,6 +10,7 @@ block it produced. Anything else (attachments, a non-ASCII local part) goes thro
 from __future__ import annotations
 
 import binascii
+import functools
 import re
 import secrets
 from datetime import UTC, datetime
@@ -97,6 +98,7 @@ def wire_message(email: OutgoingEmail, *, message_id_domain: str, date: datetime
     return head + body, message_id
 
 
+@functools.lru_cache(maxsize=4096)  # recurring addresses, as `mime._header_address`
 def _address(address: str, display_name: str | None, field: str) -> str:
     normalized = normalize_address(address, field=field)
     if _DOT_ATOM_ADDRESS.fullmatch(normalized):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterable, Sequence
 
 import aiosmtplib
@@ -22,6 +23,10 @@ from aiosmtplib.email import parse_address, quote_address
 from aiosmtplib.protocol import COMMAND_INJECTION_REGEX, PERIOD_REGEX, SMTPProtocol, normalize_message_line_endings
 
 ACCEPTED_RECIPIENT = (SMTPStatus.completed, SMTPStatus.will_forward)
+# aiosmtplib's address handling parses with `email.utils` on every call, four times per message: the answers for
+# recurring addresses (a tenant's From above all) are kept.
+_parse_address = functools.lru_cache(maxsize=4096)(parse_address)
+_quote_address = functools.lru_cache(maxsize=4096)(quote_address)
 
 
 async def sendmail(
@@ -34,9 +39,9 @@ async def sendmail(
 ) -> tuple[dict[str, aiosmtplib.SMTPResponse], str]:
     """`client.sendmail(...)`: the refused recipients and the end-of-data reply text; pipelined where offered."""
     # Checked before anything is written, as sendmail does: an address with CR/LF never reaches the wire.
-    parse_address(sender)
+    _parse_address(sender)
     for recipient in recipients:
-        parse_address(recipient)
+        _parse_address(recipient)
     await client._ehlo_or_helo_if_needed()  # the extensions are known only after EHLO
     if not client.supports_extension("pipelining"):
         return await client.sendmail(sender, recipients, message, mail_options=mail_options)
@@ -49,9 +54,9 @@ async def sendmail(
     if client.supports_extension("size"):
         options.insert(0, f"size={len(content)}")  # RFC 1870: the octets as sent, CRLFs included
     mail_args = (o.encode("ascii") for o in options)
-    envelope = _command(b"MAIL", b"FROM:" + quote_address(sender).encode(encoding), *mail_args)
+    envelope = _command(b"MAIL", b"FROM:" + _quote_address(sender).encode(encoding), *mail_args)
     for recipient in recipients:
-        envelope += _command(b"RCPT", b"TO:" + quote_address(recipient).encode(encoding))
+        envelope += _command(b"RCPT", b"TO:" + _quote_address(recipient).encode(encoding))
     envelope += b"DATA\r\n"
     payload = PERIOD_REGEX.sub(b"..", content) + b".\r\n"
 
