@@ -41,8 +41,9 @@ class Batcher(Generic[T, R]):
         self._waiting.append(waiting)
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run_while_waiting())
-        # A caller that is cancelled does not take its item out of a batch already on the wire.
-        return await asyncio.shield(waiting.done)
+        # A caller that is cancelled gets its CancelledError, and its item stays in the batch: a batch already on
+        # the wire runs for every item in it, and its answer to a cancelled future is dropped.
+        return await waiting.done
 
     async def _run_while_waiting(self) -> None:
         first = True

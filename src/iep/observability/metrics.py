@@ -14,6 +14,7 @@ name, status a message status, error_type one of ERROR_TYPES. Never a recipient,
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -94,9 +95,21 @@ async def message_outcome(
 ) -> None:
     """Count one send step's outcome; `now` (sent messages) also observes accept → provider accepted."""
     tenant = await tenant_label(engine, row["tenant_id"])
-    MESSAGES.labels(status, tenant, provider or NO_PROVIDER).inc()
+    _counted(status, tenant, provider or NO_PROVIDER).inc()
     if now is not None and row.get("created_at") is not None:
-        MESSAGE_DURATION.labels(provider or NO_PROVIDER).observe(max(0.0, (now - row["created_at"]).total_seconds()))
+        _timed(provider or NO_PROVIDER).observe(max(0.0, (now - row["created_at"]).total_seconds()))
+
+
+# `labels()` takes the metric's lock and builds its key on every call; one child per label set is kept instead
+# (as many as the metric has series, which tenants and providers bound).
+@functools.cache
+def _counted(status: str, tenant: str, provider: str) -> Any:
+    return MESSAGES.labels(status, tenant, provider)
+
+
+@functools.cache
+def _timed(provider: str) -> Any:
+    return MESSAGE_DURATION.labels(provider)
 
 
 def error_type(exc: ProviderError) -> str:

@@ -13,6 +13,7 @@ import binascii
 import functools
 import re
 import secrets
+import time
 from datetime import UTC, datetime
 from email.header import Header
 from email.utils import format_datetime, formataddr
@@ -82,7 +83,7 @@ def wire_message(email: OutgoingEmail, *, message_id_domain: str, date: datetime
         put("Reply-To", _address(email.reply_to, None, "Reply-To"))
     check_header_value("Subject", email.subject)
     put("Subject", email.subject)
-    put("Date", format_datetime(date or datetime.now(UTC)))
+    put("Date", format_datetime(date) if date is not None else _date_now())
     put("Message-ID", f"<{message_id}>")
     put("X-IEP-Message-Id", str(email.message_id))
     put("MIME-Version", "1.0")
@@ -96,6 +97,17 @@ def wire_message(email: OutgoingEmail, *, message_id_domain: str, date: datetime
     head = _CRLF.join(lines) + _CRLF
     _verify(head, written)
     return head + body, message_id
+
+
+@functools.lru_cache(maxsize=4096)  # recurring addresses, as `mime._header_address`
+def _date_now() -> str:
+    """The Date header for now: the same text for a whole second, so it is written once per second."""
+    return _date_of_second(int(time.time()))
+
+
+@functools.lru_cache(maxsize=2)
+def _date_of_second(second: int) -> str:
+    return format_datetime(datetime.fromtimestamp(second, UTC))
 
 
 @functools.lru_cache(maxsize=4096)  # recurring addresses, as `mime._header_address`

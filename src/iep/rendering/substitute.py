@@ -10,6 +10,7 @@ plain strings or integers, a text part to be made from HTML — returns None and
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -54,26 +55,41 @@ def _render(source: str, data: Mapping[str, Any]) -> str:
         return source  # as the engine: content without `{{` is never parsed
     if len(source) > MAX_SOURCE_CHARS:
         raise _NotSimple()
-    pieces: list[str] = []
+    parsed = _parse(source)
+    if parsed is None:
+        raise _NotSimple()
+    literals, paths = parsed
+    pieces = [literals[0]]
+    for path, literal in zip(paths, literals[1:], strict=True):
+        pieces.append(_value(path, data))
+        pieces.append(literal)
+    return "".join(pieces)
+
+
+# A product sends the same content with other values, message after message: its parse is kept.
+@functools.lru_cache(maxsize=128)
+def _parse(source: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The literal text around each `{{path}}` and the paths, or None when the source is not simple."""
+    literals: list[str] = []
+    paths: list[str] = []
     last = 0
     for match in _EXPRESSION.finditer(source):
         literal = source[last : match.start()]
-        # `{{{x}}}`, `{{x}}}` and `\{{x}}` (escaped: literal) follow the engine's own rules.
         if (
             "{{" in literal
             or "}}" in literal
             or literal.endswith(("{", "\\"))
             or source[match.end() : match.end() + 1] == "}"
         ):
-            raise _NotSimple()
-        pieces.append(literal)
-        pieces.append(_value(match.group(1), data))
+            return None
+        literals.append(literal)
+        paths.append(match.group(1))
         last = match.end()
     tail = source[last:]
     if "{{" in tail or "}}" in tail:
-        raise _NotSimple()
-    pieces.append(tail)
-    return "".join(pieces)
+        return None
+    literals.append(tail)
+    return tuple(literals), tuple(paths)
 
 
 def _value(path: str, data: Mapping[str, Any]) -> str:
