@@ -60,8 +60,11 @@ class Pipeline:
 
 
 @asynccontextmanager
-async def pipeline(database_url: str, backend: str, logs: Path) -> AsyncIterator[Pipeline]:
-    """Sink + api + relay + worker on `backend`; raises procs.StartRefused when a role will not start."""
+async def pipeline(
+    database_url: str, backend: str, logs: Path, *, env: dict[str, str] | None = None
+) -> AsyncIterator[Pipeline]:
+    """Sink + api + relay + worker on `backend` (with `env`'s settings); raises procs.StartRefused when a role will
+    not start."""
     record = logs / f"sink-{backend}.txt"
     record.unlink(missing_ok=True)
     if backend == "rabbitmq":
@@ -75,6 +78,7 @@ async def pipeline(database_url: str, backend: str, logs: Path) -> AsyncIterator
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": str(sink_port),
         **BROKERS,
+        **(env or {}),
     }
     started: list[procs.Proc] = [sink]
     try:

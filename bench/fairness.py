@@ -6,7 +6,7 @@ messages as fast as 16 connections allow while B sends the same paced messages a
 during the flood against B's p99 alone (the issue's goal: within 2x); A's backlog is what the worker had to get
 through meanwhile.
 
-Run alone: `python -m bench.fairness [--flood 5000] [--quiet 100]`.
+Run alone: `python -m bench.fairness [--flood 5000] [--quiet 100] [--env WORKER_TENANT_CONCURRENCY=8]`.
 """
 
 from __future__ import annotations
@@ -69,10 +69,12 @@ async def _quiet_p99(pipe: e2e.Pipeline, url: str, api_key: str, count: int, run
     return percentile(done.latencies_ms, 99) or 0.0, done.delivered
 
 
-async def measure(url: str, quiet_key: str, logs: Path, *, flood: int, quiet: int) -> Fairness:
+async def measure(
+    url: str, quiet_key: str, logs: Path, *, flood: int, quiet: int, env: dict[str, str] | None = None
+) -> Fairness:
     flood_key = await flooding_tenant(url)
     high = orjson.dumps({**payload.send_request(), "priority": "high"})
-    async with e2e.pipeline(url, "postgres", logs) as pipe:
+    async with e2e.pipeline(url, "postgres", logs, env=env) as pipe:
         # Warm first: the roles' first messages open connections and warm caches and render processes, which would
         # inflate the unloaded figure (p99 ~100 ms cold against ~20 ms warm) and flatter the ratio.
         await _quiet_p99(pipe, url, quiet_key, quiet, "fair-warm-up")
@@ -92,7 +94,8 @@ async def main(args: argparse.Namespace) -> int:
     logs = Path(tempfile.mkdtemp(prefix="iep-fairness-"))
     async with scratch.database("fair") as url:
         sender = await scratch.prepare_iep(url)
-        result = await measure(url, sender.api_key, logs, flood=args.flood, quiet=args.quiet)
+        env = dict(setting.split("=", 1) for setting in args.env)
+        result = await measure(url, sender.api_key, logs, flood=args.flood, quiet=args.quiet, env=env)
     print(
         f"tenant B alone, {args.quiet} messages at {QUIET_RATE:g}/s: p99 accept → handoff {result.alone_p99_ms:.1f} ms"
     )
@@ -108,4 +111,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--flood", type=int, default=5000)
     parser.add_argument("--quiet", type=int, default=100)
+    parser.add_argument("--env", action="append", default=[], help="a setting of every role, NAME=value (repeatable)")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, select
 
 from iep.bootstrap import Container
-from iep.kit import db
+from iep.kit.driver import Driver
 from iep.sending_domains.models import dkim_keys
 from iep.tenancy import auth as tenancy_auth
 from iep.tenancy import service as tenancy
@@ -144,14 +144,19 @@ async def test_the_sender_check_adds_no_query_to_an_accept(
     def count(conn: object, cursor: object, statement: str, *args: object) -> None:
         statements.append(statement)
 
-    # The accept's write runs on the driver's connection (kit.db.fetchmany), out of SQLAlchemy's sight.
-    on_driver = db.fetchmany
+    # The accept's write runs on asyncpg directly (kit/driver.py), out of SQLAlchemy's sight.
+    on_driver, one_on_driver = Driver.fetchmany, Driver.fetch
 
-    async def fetchmany(conn: Any, statement: Any, rows: Any) -> Any:
+    async def fetchmany(driver: Driver, statement: Any, rows: Any) -> Any:
         statements.append(str(statement))
-        return await on_driver(conn, statement, rows)
+        return await on_driver(driver, statement, rows)
 
-    monkeypatch.setattr(db, "fetchmany", fetchmany)
+    async def fetch(driver: Driver, statement: Any, params: Any) -> Any:
+        statements.append(str(statement))
+        return await one_on_driver(driver, statement, params)
+
+    monkeypatch.setattr(Driver, "fetchmany", fetchmany)
+    monkeypatch.setattr(Driver, "fetch", fetch)
     event.listen(domains.engine.sync_engine, "before_cursor_execute", count)
     try:
         assert (await api.post("/v1/messages", json=mail, headers=tenant.headers)).status_code == 202
