@@ -14,15 +14,15 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import SchemaError
 
 from iep.rendering import jinja
 from iep.rendering.limits import MAX_TEMPLATE_CHARS
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 SHARED = "_shared"
 FORMATS = {".html.jinja": "jinja", ".mjml": "mjml", ".tsx": "tsx"}
@@ -77,6 +77,10 @@ class TemplateSource:
 
     @cached_property
     def validator(self) -> Draft202012Validator | None:
+        # jsonschema and PyYAML load with the first template that has a schema or front matter: a role that only
+        # sends inline content starts without them.
+        from jsonschema import Draft202012Validator, FormatChecker
+
         return Draft202012Validator(self.schema, format_checker=FormatChecker()) if self.schema else None
 
 
@@ -106,6 +110,8 @@ def split_front_matter(text: str, where: str) -> tuple[dict[str, Any], str, int]
         raise TemplateInvalid(f"{where}: front matter opened with --- is never closed")
     raw, body = text[3 : 3 + end.start()], text[3 + end.end() :].lstrip("\r\n")
     offset = text[: len(text) - len(body)].count("\n")
+    import yaml
+
     try:
         meta = yaml.safe_load(raw) or {}
     except yaml.YAMLError as exc:
@@ -246,6 +252,9 @@ class TemplateCatalog:
         if schema is not None:
             if not isinstance(schema, dict):
                 raise TemplateInvalid(f"{where}: schema must be a JSON Schema object")
+            from jsonschema import Draft202012Validator
+            from jsonschema.exceptions import SchemaError
+
             try:
                 Draft202012Validator.check_schema(schema)
             except SchemaError as exc:
