@@ -126,3 +126,20 @@ async def test_after_close_it_refuses_as_a_database_that_is_away(database_url: s
     await driver.close()
     with pytest.raises(OperationalError):
         await fetch(driver, text("SELECT 1 AS x"), {})
+
+
+async def test_a_waiter_cancelled_after_its_wake_up_passes_it_on(database_url: str) -> None:
+    driver = Driver(database_url, size=1)
+    try:
+        async with driver._connection("held by the test"):  # the only connection
+            first = asyncio.create_task(fetch(driver, _SLEEP, {"seconds": 0}))
+            second = asyncio.create_task(fetch(driver, _SLEEP, {"seconds": 0}))
+            await asyncio.sleep(0.05)  # both wait for it
+        # Given back just now, it woke `first`, which is cancelled before it runs.
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        done, _ = await asyncio.wait([second], timeout=2)
+        assert second in done, "the wake-up went on to the next waiter"
+    finally:
+        await driver.close()

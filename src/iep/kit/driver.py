@@ -120,7 +120,12 @@ class Driver:
                     raise
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-            await waiter
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, then cancelled before it took the connection: the next one takes it
+                raise
 
     async def _connect(self) -> asyncpg.Connection:
         conn = await asyncpg.connect(
