@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import orjson
 
 from bench import client, e2e, payload, scratch
@@ -30,11 +31,26 @@ QUIET_RATE = 20.0  # B's messages per second: a product's steady trickle of pass
 
 
 @dataclass(frozen=True, slots=True)
+class Stages:
+    """Where B's flooded messages waited: p50 and p99 of accept → claim (the worker's `processing` event) and of
+    claim → handoff (the sink's arrival), in ms."""
+
+    to_claim: tuple[float, float]
+    to_handoff: tuple[float, float]
+
+    def describe(self) -> str:
+        (c50, c99), (h50, h99) = self.to_claim, self.to_handoff
+        return f"accept → claim p50 {c50:.1f} / p99 {c99:.1f} ms; claim → handoff p50 {h50:.1f} / p99 {h99:.1f} ms"
+
+
+@dataclass(frozen=True, slots=True)
 class Fairness:
     alone_p99_ms: float
     flooded_p99_ms: float
     flood_accepted: int
     quiet_delivered: int
+    alone_stages: Stages | None = None
+    flooded_stages: Stages | None = None
 
     @property
     def ratio(self) -> float:
@@ -87,7 +103,30 @@ async def measure(
         await asyncio.sleep(1.0)  # the flood is under way, its backlog growing, before B sends
         flooded, delivered = await _quiet_p99(pipe, url, quiet_key, quiet, "fair-flooded")
         stats = await flooding
-    return Fairness(alone, flooded, stats.accepted, delivered)
+        arrived = e2e._arrivals(pipe.record)
+        stages = [await _stages(url, run_id, arrived) for run_id in ("fair-alone", "fair-flooded")]
+    return Fairness(alone, flooded, stats.accepted, delivered, *stages)
+
+
+async def _stages(url: str, run_id: str, arrived: dict[str, float]) -> Stages:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        rows = await conn.fetch(
+            """SELECT m.id::text AS id, extract(epoch FROM m.created_at)::float8 AS accepted,
+                 extract(epoch FROM min(e.created_at))::float8 AS claimed
+               FROM messages m JOIN events e ON e.message_id = m.id AND e.type = 'processing'
+               WHERE m.idempotency_key LIKE $1 GROUP BY m.id""",
+            f"{run_id}-%",
+        )
+    finally:
+        await conn.close()
+    to_claim = [(r["claimed"] - r["accepted"]) * 1000 for r in rows]
+    to_handoff = [(arrived[r["id"]] - r["claimed"]) * 1000 for r in rows if r["id"] in arrived]
+
+    def p(values: list[float], q: float) -> float:
+        return percentile(sorted(values), q) or 0.0
+
+    return Stages((p(to_claim, 50), p(to_claim, 99)), (p(to_handoff, 50), p(to_handoff, 99)))
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -103,6 +142,9 @@ async def main(args: argparse.Namespace) -> int:
         f"tenant B while tenant A floods {result.flood_accepted:,} priority: high: p99 {result.flooded_p99_ms:.1f} ms "
         f"({result.ratio:.2f}× alone; goal ≤ 2×), {result.quiet_delivered} of {args.quiet} delivered"
     )
+    if result.alone_stages is not None and result.flooded_stages is not None:
+        print(f"tenant B alone: {result.alone_stages.describe()}")
+        print(f"tenant B while flooded: {result.flooded_stages.describe()}")
     print(f"logs: {logs}")
     return 0
 

@@ -95,6 +95,9 @@ class Container:
     # How webhook hosts are resolved for the SSRF guard (tests inject answers).
     resolver: Resolver = system_resolver
     _directory: DirectoryDeps | None = None
+    # The postgres queue's jobs are rows beside the messages: an accept writes its job itself (ADR 0009); with a
+    # broker it writes an outbox row for the relay.
+    accepts_into_queue: bool = False
 
     def queue(self, name: str = SEND_QUEUE) -> Queue:
         """A new handle on the configured backend (each part of a role consumes or publishes on its own)."""
@@ -351,6 +354,7 @@ def build(
         attachment_store=attachment_store(settings),
         redis=redis,
         simulator=simulator,
+        accepts_into_queue=settings.queue_backend is QueueBackend.POSTGRES,
     )
 
 

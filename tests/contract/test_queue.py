@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from iep.bootstrap import Container
 from iep.delivery.worker import Worker
 from iep.kit.clock import SystemClock
 from iep.messages.models import messages
+from iep.queue.models import queue_jobs
 from iep.queue.port import Job, Queue
 from iep.queue.postgres import PostgresQueue
 from iep.queue.rabbitmq import RabbitQueue
@@ -222,8 +223,11 @@ async def _accept(api: httpx.AsyncClient, tenant: TenantKey, container: Containe
     resp = await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)
     assert resp.status_code == 202
     message_id = uuid.UUID(resp.json()["messageId"])
-    async with container.engine.connect() as conn:
+    async with container.engine.begin() as conn:
         tenant_id = (await conn.execute(select(messages.c.tenant_id).where(messages.c.id == message_id))).scalar_one()
+        # Each test publishes the jobs it needs on its backend: the one the accept wrote itself (the suite's
+        # postgres queue, ADR 0009) is taken away.
+        await conn.execute(delete(queue_jobs).where(queue_jobs.c.message_id == message_id))
     return Job(message_id=message_id, tenant_id=tenant_id)
 
 

@@ -19,7 +19,7 @@ from iep.bootstrap import Container
 from iep.kit.db import asyncpg_dsn
 from iep.messages.models import events, messages
 from tests.conftest import TenantKey
-from tests.support.pipeline import relay_all
+from tests.support.accepted import committed
 from tests.support.smtp_sink import SmtpSink
 
 MESSAGES = 300
@@ -84,7 +84,7 @@ async def test_worker_rides_out_killed_connections(
             )
         )
         assert {r.status_code for r in batch} == {202}
-    assert await relay_all(container) == MESSAGES
+    assert await committed(container) == (MESSAGES, MESSAGES, MESSAGES), "each message with its event and job"
 
     worker = _start_worker(database_url, sink)
     terminated = 0

@@ -166,6 +166,8 @@ async def backend(
     prefix = brokers.redis_prefix()
     if request.param == "rabbitmq":
         await brokers.purge_rabbitmq(rabbitmq_url)
+    # With a broker, accepts write outbox rows for the relay (ADR 0009), as a deployment with QUEUE_BACKEND set does.
+    container.accepts_into_queue = request.param == "postgres"
     made = Backend(request.param, container, rabbitmq_url, prefix)
     yield made
     await made.close()

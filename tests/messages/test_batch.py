@@ -7,26 +7,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from iep.bootstrap import Container
 from iep.messages import repository
-from iep.messages.models import events, messages
-from iep.outbox.models import outbox
 from iep.rendering.handlebars import INLINE_CHECK_CHARS
 from tests.conftest import TenantKey
+from tests.support.accepted import committed
 
 
 def item(n: int) -> dict[str, Any]:
     return {"to": [f"r{n}@example.com"], "from": "App <app@product.example>", "subject": f"S{n}", "textBody": "T"}
-
-
-async def _counts(container: Container) -> tuple[int, int, int]:
-    async with container.engine.connect() as conn:
-        m = (await conn.execute(select(func.count()).select_from(messages))).scalar_one()
-        e = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
-        o = (await conn.execute(select(func.count()).select_from(outbox))).scalar_one()
-    return m, e, o
 
 
 async def test_500_items_with_3_invalid_accepts_497_and_names_the_3(
@@ -59,7 +49,7 @@ async def test_500_items_with_3_invalid_accepts_497_and_names_the_3(
     assert all(p["status"] == 422 and p["type"].endswith("/validation") for p in rejected.values())
     ids = [r["messageId"] for r in out["data"] if r["status"] == "queued"]
     assert len(set(ids)) == 497
-    assert await _counts(container) == (497, 497, 497)
+    assert await committed(container) == (497, 497, 497)
     assert statements == [497], "the accepted items are written together"
     # Each accepted item is a message like any other, in request order.
     first = await api.get(f"/v1/messages/{ids[0]}", headers=tenant.headers)
@@ -80,7 +70,7 @@ async def test_a_retried_batch_replays_item_by_item(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert [r.get("messageId") for r in again.json()["data"]] == [r.get("messageId") for r in first.json()["data"]]
     assert [r.get("replayed") for r in again.json()["data"]] == [True, True, None]
-    assert await _counts(container) == (2, 2, 2)
+    assert await committed(container) == (2, 2, 2)
     # The same batch key over another body: the changed item is refused, the unchanged one replays.
     changed = await api.post(
         "/v1/messages/batch", json={"messages": [item(0), {**item(1), "subject": "other"}]}, headers=headers
@@ -89,7 +79,7 @@ async def test_a_retried_batch_replays_item_by_item(
     assert data[0]["replayed"] is True
     assert data[1]["status"] == "rejected"
     assert data[1]["problem"]["type"].endswith("/idempotency-key-reused")
-    assert await _counts(container) == (2, 2, 2)
+    assert await committed(container) == (2, 2, 2)
 
 
 async def test_item_keys_are_the_single_send_keys(
@@ -111,7 +101,7 @@ async def test_item_keys_are_the_single_send_keys(
     )
     first, second = twice.json()["data"]
     assert first["messageId"] == second["messageId"]
-    assert await _counts(container) == (3, 3, 3)
+    assert await committed(container) == (3, 3, 3)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +122,7 @@ async def test_a_malformed_batch_is_one_422(
     assert resp.status_code == 422
     assert resp.headers["content-type"].startswith("application/problem+json")
     assert [e["field"] for e in resp.json()["errors"]] == [field]
-    assert await _counts(container) == (0, 0, 0)
+    assert await committed(container) == (0, 0, 0)
 
 
 async def test_large_templated_items_are_parsed_in_a_render_process(api: httpx.AsyncClient, tenant: TenantKey) -> None:

@@ -19,9 +19,12 @@ from iep.kit.driver import Driver
 from iep.kit.ids import uuid7
 from iep.messages import repository
 from iep.messages.group_commit import GroupCommit, write_many
-from iep.messages.models import events, messages
+from iep.messages.models import messages
 from iep.outbox.models import outbox
+from iep.queue.models import queue_jobs
+from iep.queue.port import SEND_QUEUE
 from tests.conftest import TenantKey
+from tests.support.accepted import committed
 
 PAYLOAD = {"to": ["a@example.com"], "from": "x@product.example", "subject": "S", "textBody": "T"}
 
@@ -58,14 +61,6 @@ async def _tenant_id(container: Container) -> uuid.UUID:
     return found
 
 
-async def _counts(container: Container) -> tuple[int, int, int]:
-    async with container.engine.connect() as conn:
-        m, e, o = [
-            (await conn.execute(select(func.count()).select_from(t))).scalar_one() for t in (messages, events, outbox)
-        ]
-    return m, e, o
-
-
 @pytest.fixture
 def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
@@ -87,7 +82,7 @@ async def test_concurrent_accepts_share_commits_and_each_gets_its_own_message(
     )
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["messageId"] for r in responses}) == 60
-    assert await _counts(container) == (60, 60, 60), "every message with its queued event and outbox row"
+    assert await committed(container) == (60, 60, 60), "every message with its queued event and outbox row"
     assert batch_sizes, "some accepts were written together"
     assert max(batch_sizes) > 1
 
@@ -101,7 +96,7 @@ async def test_the_same_key_twice_in_one_batch_inserts_once(
     first, second = _params(tenant_id, "dup", container), _params(tenant_id, "dup", container)
     rows = await asyncio.gather(group.insert(first), group.insert(second))
     assert [r is not None for r in rows] == [True, False], "the second finds the key taken and inserts nothing"
-    assert await _counts(container) == (2, 2, 2)
+    assert await committed(container) == (2, 2, 2)
 
 
 async def test_a_bad_row_fails_only_its_own_accept(
@@ -116,7 +111,7 @@ async def test_a_bad_row_fails_only_its_own_accept(
     assert 6 in batch_sizes, "the six were sent as one batch"
     assert isinstance(results[2], IntegrityError)
     assert [r["id"] for r in results if isinstance(r, dict)] == [p["id"] for p in good]
-    assert await _counts(container) == (6, 6, 6)
+    assert await committed(container) == (6, 6, 6)
 
 
 # What asyncpg raises for a statement on a connection whose backend is gone, depending on when it notices.
@@ -249,3 +244,40 @@ async def test_the_driver_s_batch_stores_what_sqlalchemy_s_insert_stores(
     async with container.engine.connect() as conn:
         stored = [tuple((await conn.execute(row, {"id": p["id"]})).one()) for p in (through_driver, through_sqlalchemy)]
     assert stored[0] == stored[1]
+
+
+async def test_with_the_postgres_queue_the_accept_commits_the_job_itself_and_wakes_the_workers(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey
+) -> None:
+    assert container.accepts_into_queue, "the suite's container runs the postgres queue"
+    listener = await asyncpg.connect(asyncpg_dsn(container.database_url))
+    woken = asyncio.Event()
+    await listener.add_listener("iep_jobs", lambda *_: woken.set())
+    try:
+        accepted = await api.post("/v1/messages", json={**PAYLOAD, "priority": "high"}, headers=tenant.headers)
+        assert accepted.status_code == 202, accepted.text
+        await asyncio.wait_for(woken.wait(), timeout=5)
+    finally:
+        await listener.close()
+    async with container.engine.connect() as conn:
+        jobs = (await conn.execute(select(queue_jobs))).mappings().all()
+        waiting = (await conn.execute(select(func.count()).select_from(outbox))).scalar_one()
+    assert waiting == 0, "no outbox row for the relay to move"
+    assert [(j["queue"], str(j["message_id"]), j["priority"], j["deliveries"], j["locked_by"]) for j in jobs] == [
+        (SEND_QUEUE, accepted.json()["messageId"], 0, 0, None)
+    ]
+
+
+@pytest.mark.parametrize("into_queue", [True, False])
+async def test_the_job_a_traced_accept_owes_carries_its_traceparent_whichever_way_it_goes(
+    api: httpx.AsyncClient, container: Container, tenant: TenantKey, into_queue: bool
+) -> None:
+    assert (await api.post("/v1/messages", json=PAYLOAD, headers=tenant.headers)).status_code == 202
+    rich = {**_rich_params(await _tenant_id(container), container, headers=None), "into_queue": into_queue}
+    assert isinstance((await write_many(container.driver, [rich]))[0], dict)
+    async with container.engine.connect() as conn:
+        jobs = (await conn.execute(select(queue_jobs).where(queue_jobs.c.message_id == rich["id"]))).mappings().all()
+        rows = (await conn.execute(select(outbox).where(outbox.c.message_id == rich["id"]))).mappings().all()
+    owed = jobs if into_queue else rows
+    assert len(jobs) + len(rows) == len(owed) == 1, "one job owed, in the queue or in the outbox, never both"
+    assert (owed[0]["priority"], owed[0]["payload"]) == (0, {"traceparent": rich["outbox_payload"]["traceparent"]})

@@ -5,22 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sqlalchemy import func, select
 
 from iep.bootstrap import Container
-from iep.messages.models import events, messages
-from iep.outbox.models import outbox
 from tests.conftest import TenantKey, make_tenant
+from tests.support.accepted import committed
 
 PAYLOAD = {"to": ["a@example.com"], "from": "x@product.example", "subject": "S", "textBody": "T"}
-
-
-async def _counts(container: Container) -> tuple[int, int, int]:
-    async with container.engine.connect() as conn:
-        m = (await conn.execute(select(func.count()).select_from(messages))).scalar_one()
-        e = (await conn.execute(select(func.count()).select_from(events))).scalar_one()
-        o = (await conn.execute(select(func.count()).select_from(outbox))).scalar_one()
-    return m, e, o
 
 
 async def test_twenty_concurrent_identical_requests_make_one_message(
@@ -31,7 +21,7 @@ async def test_twenty_concurrent_identical_requests_make_one_message(
     assert {r.status_code for r in responses} == {202}
     assert len({r.text for r in responses}) == 1, "all 20 answers are equal"
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 19
-    assert await _counts(container) == (1, 1, 1)
+    assert await committed(container) == (1, 1, 1)
 
 
 async def test_key_in_body_and_header_are_the_same_key(
@@ -42,7 +32,7 @@ async def test_key_in_body_and_header_are_the_same_key(
     assert first.status_code == second.status_code == 202
     assert first.json() == second.json()
     assert second.headers["Idempotent-Replayed"] == "true"
-    assert await _counts(container) == (1, 1, 1)
+    assert await committed(container) == (1, 1, 1)
 
 
 async def test_same_key_other_payload_is_422(api: httpx.AsyncClient, container: Container, tenant: TenantKey) -> None:
@@ -52,7 +42,7 @@ async def test_same_key_other_payload_is_422(api: httpx.AsyncClient, container: 
     assert other.status_code == 422
     assert other.headers["content-type"].startswith("application/problem+json")
     assert other.json()["type"].endswith("/idempotency-key-reused")
-    assert await _counts(container) == (1, 1, 1)
+    assert await committed(container) == (1, 1, 1)
 
 
 async def test_keys_are_scoped_per_tenant(api: httpx.AsyncClient, container: Container, tenant: TenantKey) -> None:
@@ -73,4 +63,4 @@ async def test_header_and_body_keys_that_differ_are_refused(
         headers={**tenant.headers, "Idempotency-Key": "b"},
     )
     assert resp.status_code == 422
-    assert await _counts(container) == (0, 0, 0)
+    assert await committed(container) == (0, 0, 0)

@@ -6,12 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
 
 from iep.bootstrap import Container
-from iep.messages.models import messages
-from iep.outbox.models import outbox
 from tests.conftest import TenantKey
+from tests.support.accepted import committed
 
 GOOD: dict[str, Any] = {
     "to": ["user@example.com"],
@@ -159,9 +157,7 @@ async def test_malformed_request_is_refused_cleanly(
         fields = [e["field"] for e in problem["errors"]]
         assert field in fields, fields
         assert all(e["message"] for e in problem["errors"])
-    async with container.engine.connect() as conn:
-        assert (await conn.execute(select(func.count()).select_from(messages))).scalar_one() == 0
-        assert (await conn.execute(select(func.count()).select_from(outbox))).scalar_one() == 0
+    assert await committed(container) == (0, 0, 0), "nothing stored, no job owed"
 
 
 async def test_every_error_is_listed_in_one_answer(api: httpx.AsyncClient, tenant: TenantKey) -> None:

@@ -46,6 +46,7 @@ async def _outbox_rows(container: Container) -> int:
 async def test_rows_leave_the_outbox_only_after_a_confirm(
     api: httpx.AsyncClient, container: Container, tenant: TenantKey, proxy: FaultProxy, rabbitmq_url: str
 ) -> None:
+    container.accepts_into_queue = False  # accepts write outbox rows, as with QUEUE_BACKEND=rabbitmq (ADR 0009)
     vhost = rabbitmq_url.rsplit("/", 1)[1]
     proxied_url = f"amqp://guest:guest@127.0.0.1:{proxy.port}/{vhost}"
     through_proxy = RabbitQueue(proxied_url, SystemClock(), prefetch=8, timeout=1.0)

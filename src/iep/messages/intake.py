@@ -62,6 +62,7 @@ async def submit(
                 container.clock,
                 store=container.attachment_store,
                 group=container.accept_group,
+                into_queue=container.accepts_into_queue,
             )
             if result.replayed:
                 grant.unused = 1  # the first request counted this message
@@ -156,6 +157,7 @@ async def submit_batch(
                 container.limits,
                 container.clock,
                 store=container.attachment_store,
+                into_queue=container.accepts_into_queue,
             )
             # Replays were counted by their first request, and a refused item takes nothing.
             grant.unused = sum(not isinstance(r, service.AcceptResult) or r.replayed for r in results)

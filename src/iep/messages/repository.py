@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Text, bindparam, or_, select, text, tuple_
+from sqlalchemy import ARRAY, Boolean, Text, bindparam, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,11 +17,14 @@ from iep.kit.scoping import scoped_select, scoped_update
 from iep.messages.models import attachments, events, messages
 from iep.messages.status import CANCELABLE, RETRYABLE, Status
 from iep.outbox.models import outbox
+from iep.queue.port import SEND_QUEUE
 
 SEND_TOPIC = "mail.send"
 PRIORITY_RANK = {"high": 0, "normal": 1, "low": 2}
 
-# Message, `queued` event and outbox row in one statement: one round trip, one transaction (D4, SPEC B2).
+# Message, `queued` event and outbox row in one statement: one round trip, one transaction (D4, SPEC B2). With
+# the postgres queue the job row itself takes the outbox row's place (`into_queue`, ADR 0009): the same commit,
+# without the relay's hop.
 # The suppression check rides along (expired entries do not count); the idempotency conflict makes the
 # statement insert nothing.
 _ACCEPT = text(
@@ -50,11 +53,16 @@ WITH sup AS (
     storage_key text, content_id text)
 ), o AS (
   INSERT INTO outbox (topic, message_id, tenant_id, priority, available_at, created_at, payload)
-  SELECT :topic, m.id, :tenant_id, :priority_rank, :available_at, :now, :outbox_payload FROM m
+  SELECT :topic, m.id, :tenant_id, :priority_rank, :available_at, :now, :outbox_payload FROM m WHERE NOT :into_queue
+), j AS (
+  INSERT INTO queue_jobs (queue, message_id, tenant_id, priority, available_at, created_at, payload)
+  SELECT :queue, m.id, :tenant_id, :priority_rank, :available_at, :now, :outbox_payload FROM m WHERE :into_queue
 )
-SELECT m.id, m.status, m.suppressed_recipients, pg_notify('iep_outbox', '') IS NULL AS _n FROM m
+SELECT m.id, m.status, m.suppressed_recipients,
+  pg_notify(CASE WHEN :into_queue THEN 'iep_jobs' ELSE 'iep_outbox' END, '') IS NULL AS _n FROM m
 """
 ).bindparams(
+    bindparam("into_queue", type_=Boolean),
     bindparam("id", type_=UUID(as_uuid=True)),
     bindparam("event_id", type_=UUID(as_uuid=True)),
     bindparam("tenant_id", type_=UUID(as_uuid=True)),
@@ -111,8 +119,11 @@ class NewMessage:
     template: str | None = None
 
 
-def accept_params(msg: NewMessage, now: datetime) -> dict[str, Any]:
-    """The bind parameters of `_ACCEPT` for one message, with fresh ids."""
+def accept_params(msg: NewMessage, now: datetime, *, into_queue: bool = False) -> dict[str, Any]:
+    """The bind parameters of `_ACCEPT` for one message, with fresh ids.
+
+    `into_queue`: the postgres queue backend's job is written in place of the outbox row (ADR 0009).
+    """
     status = Status.SCHEDULED if msg.scheduled_at and msg.scheduled_at > now else Status.QUEUED
     available_at = msg.scheduled_at if status is Status.SCHEDULED else now
     return {
@@ -147,11 +158,13 @@ def accept_params(msg: NewMessage, now: datetime) -> dict[str, Any]:
         "available_at": available_at,
         "now": now,
         "topic": SEND_TOPIC,
+        "into_queue": into_queue,
+        "queue": SEND_QUEUE,
     }
 
 
 async def insert_accepted(conn: Executor, params: dict[str, Any]) -> dict[str, Any] | None:
-    """Insert the message, its first event and its outbox row; None when the idempotency key exists."""
+    """Insert the message, its first event and its outbox row (or job); None when the idempotency key exists."""
     rows = await fetch(conn, _ACCEPT, params)
     return rows[0] if rows else None
 

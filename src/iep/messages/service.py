@@ -149,14 +149,21 @@ async def accept_message(
     trace_id: str | None = None,
     store: AttachmentStore | None = None,
     group: GroupCommit | None = None,
+    *,
+    into_queue: bool = False,
 ) -> AcceptResult:
-    """Commit the message (sharing the commit with concurrent accepts when `group` is given), or replay."""
+    """Commit the message (sharing the commit with concurrent accepts when `group` is given), or replay.
+
+    `into_queue`: the postgres queue's job is committed with the message, in place of an outbox row (ADR 0009).
+    """
     digest = request_hash(request)
     message_id = uuid7()
     # Blobs first, then the one insert that commits message + attachments rows + event + outbox (ADR 0005).
     stored = await attachments.store_all(store, ctx.tenant_id, message_id, request.attachments)
     try:
-        result = await _insert(engine, ctx, request, limits, clock, trace_id, digest, message_id, stored, group)
+        result = await _insert(
+            engine, ctx, request, limits, clock, trace_id, digest, message_id, stored, group, into_queue
+        )
     except BaseException:
         await attachments.discard(store, stored)
         raise
@@ -176,9 +183,10 @@ async def _insert(
     message_id: uuid.UUID,
     stored: tuple[dict[str, Any], ...],
     group: GroupCommit | None,
+    into_queue: bool,
 ) -> AcceptResult:
     new = _new_message(ctx, request, limits, trace_id, digest, message_id, stored)
-    params = repository.accept_params(new, clock.now())
+    params = repository.accept_params(new, clock.now(), into_queue=into_queue)
     if group is not None:
         row = await group.insert(params)
     else:
@@ -247,6 +255,8 @@ async def accept_batch(
     limits: AcceptLimits,
     clock: Clock,
     store: AttachmentStore | None = None,
+    *,
+    into_queue: bool = False,
 ) -> list[AcceptResult | Problem]:
     """Commit many messages together (A7); per message its accept, its replay, or the problem that stopped it."""
     if not requests:
@@ -259,7 +269,7 @@ async def accept_batch(
             stored.append(await attachments.store_all(store, ctx.tenant_id, message_id, request.attachments))
         now = clock.now()
         params = [
-            repository.accept_params(_new_message(ctx, r, limits, None, d, i, s), now)
+            repository.accept_params(_new_message(ctx, r, limits, None, d, i, s), now, into_queue=into_queue)
             for r, d, i, s in zip(requests, digests, ids, stored, strict=True)
         ]
         rows = await write_many(driver, params)

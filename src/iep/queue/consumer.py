@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import structlog
@@ -40,14 +41,13 @@ class Consumer(ABC):
         self._queue = queue
         self._name = name
         self._worker_id = worker_id
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._grace = grace_seconds
         self._inflight: dict[asyncio.Task[None], Job] = {}
         room = parking_room(concurrency, tenant_cap)
         self._tenants = TenantSlots(tenant_cap, parking=room) if room else None
         self._clock = clock or SystemClock()
-        # A job taken from the queue that waits for a free slot: handed back if the stop comes first.
-        self._waiting: Job | None = None
         self._stopping = asyncio.Event()
         self.processed = 0
         self.handed_back = 0
@@ -74,14 +74,15 @@ class Consumer(ABC):
         log.info(f"{self._name}_stopped", worker=self._worker_id, processed=self.processed)
 
     async def _consume(self) -> None:
-        async for job in self._queue.consume():
-            if self._tenants is not None and not self._tenants.take(job.tenant_id):
-                if not self._tenants.park(job):
-                    await self._hand_back(job)
-                continue
-            self._waiting = job
+        jobs = aiter(self._queue.consume(self._room))
+        while True:
+            # A slot first, then a job: the queue is asked only for what can start now, so no job taken from it
+            # waits here (behind it, a quiet tenant's job would wait too).
             await self._slots.acquire()
-            self._waiting = None
+            job = await self._next_startable(jobs)
+            if job is None:
+                self._slots.release()
+                return
             if self._stopping.is_set():
                 self._slots.release()
                 if self._tenants is not None:
@@ -89,6 +90,19 @@ class Consumer(ABC):
                 await self._queue.release(job)
                 return
             self._start(job)
+
+    async def _next_startable(self, jobs: AsyncIterator[Job]) -> Job | None:
+        """The next job whose tenant has a slot free; jobs of tenants at their cap are parked or handed back."""
+        async for job in jobs:
+            if self._tenants is None or self._tenants.take(job.tenant_id):
+                return job
+            if not self._tenants.park(job):
+                await self._hand_back(job)
+        return None
+
+    def _room(self) -> int:
+        """Slots free now, the one just taken for the next job included."""
+        return self._concurrency - len(self._inflight)
 
     def _start(self, job: Job) -> None:
         task = asyncio.create_task(self.handle(job))
@@ -114,9 +128,6 @@ class Consumer(ABC):
     async def _drain(self) -> None:
         """Hand back what never started, give in-flight jobs the grace period, then hand back what is left."""
         unstarted = self._tenants.unpark_all() if self._tenants is not None else []
-        if self._waiting is not None:
-            unstarted.append(self._waiting)
-            self._waiting = None
         for parked in unstarted:
             await self._queue.release(parked)
         if not self._inflight:

@@ -8,7 +8,7 @@ the record of what is owed; `outbox.sweeper` re-publishes what a broker lost.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -54,8 +54,13 @@ class Queue(Protocol):
         `connection` lets the database backend join the caller's transaction; brokers ignore it.
         """
 
-    def consume(self) -> AsyncIterator[Job]:
-        """Yield jobs as they become due, until `stop()`; each must be acked, retried, released or dead-lettered."""
+    def consume(self, room: Callable[[], int] | None = None) -> AsyncIterator[Job]:
+        """Yield jobs as they become due, until `stop()`; each must be acked, retried, released or dead-lettered.
+
+        `room()`: how many jobs the consumer could start now. The database backend claims no more than that, so a
+        job claimed is a job started, and another tenant's job that comes due meanwhile is not held up behind a
+        claimed backlog; brokers bound what they hand over by their prefetch instead.
+        """
 
     async def ack(self, job: Job) -> None: ...
 

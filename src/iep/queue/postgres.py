@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -134,19 +134,22 @@ class PostgresQueue:
             await conn.execute(insert(queue_jobs), rows)
             await conn.execute(text(f"NOTIFY {CHANNEL}"))
 
-    async def consume(self) -> AsyncIterator[Job]:
+    async def consume(self, room: Callable[[], int] | None = None) -> AsyncIterator[Job]:
         listen_task = asyncio.create_task(listen_forever(self._dsn, CHANNEL, self._wakeup.set, self._stopping))
         try:
             while not self._stopping.is_set():
+                # No more than the consumer can start: a claimed job waits for nobody, and the next claim (taken
+                # round-robin across tenants) comes as soon as a slot frees up.
+                limit = self._batch if room is None else max(1, min(self._batch, room()))
                 try:
-                    jobs = await self.claim(self._batch)
+                    jobs = await self.claim(limit)
                 except (OperationalError, DBAPIError, OSError) as exc:
                     log.warning("queue_claim_failed", error=str(exc)[:200])
                     await self._idle(1.0)
                     continue
                 for job in jobs:
                     yield job
-                if len(jobs) < self._batch:
+                if len(jobs) < limit:
                     await self._idle(await self._seconds_to_next_due())
         finally:
             listen_task.cancel()

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import heapq
 import itertools
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -213,7 +213,7 @@ class RabbitQueue:
         # Each publish returns on the broker's confirm; a failure raises, so the caller keeps its outbox rows.
         await asyncio.gather(*(self._publish_one(j) for j in jobs))
 
-    async def consume(self) -> AsyncIterator[Job]:
+    async def consume(self, room: Callable[[], int] | None = None) -> AsyncIterator[Job]:
         while not self._stopping.is_set():
             try:
                 await asyncio.wait_for(self._subscribe(), timeout=DECLARE_TIMEOUT_SECONDS)

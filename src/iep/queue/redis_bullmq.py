@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -93,7 +93,7 @@ class RedisQueue:
                 [{"name": JOB_NAME, "data": codec.encode(j), "opts": self._options(j)} for j in jobs]
             )
 
-    async def consume(self) -> AsyncIterator[Job]:
+    async def consume(self, room: Callable[[], int] | None = None) -> AsyncIterator[Job]:
         self._worker = BullWorker(
             self._queue_name,
             self._process,
