@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from iep.outbox.models import outbox
+from iep.queue.port import SEND_QUEUE
 
 
 async def claim_batch(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
@@ -26,9 +27,10 @@ async def remove(conn: AsyncConnection, ids: list[int]) -> None:
     await conn.execute(delete(outbox).where(outbox.c.id.in_(ids)))
 
 
-# A message that should have been worked on `stale` ago, has no outbox row waiting and was not re-published
-# within `stale` either: its job is gone (a broker restarted without persistence, a purge). Publish it again;
-# the send step is idempotent, so a job that was merely slow costs a no-op.
+# A message that should have been worked on `stale` ago, has no outbox row waiting, no job in the postgres queue
+# (a table cannot forget its rows: a backlog there is only slow) and was not re-published within `stale` either:
+# its job is gone (a broker restarted without persistence, a purge). Publish it again; the send step is
+# idempotent, so a job that was merely slow costs a no-op.
 _SWEEP = text(
     """
 WITH stuck AS (
@@ -38,6 +40,7 @@ WITH stuck AS (
              ELSE coalesce(m.next_attempt_at, m.created_at) END < :cutoff
     AND (m.requeued_at IS NULL OR m.requeued_at < :cutoff)
     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = m.id)
+    AND NOT EXISTS (SELECT 1 FROM queue_jobs j WHERE j.message_id = m.id AND j.queue = :queue)
   ORDER BY m.created_at
   LIMIT :limit
   FOR UPDATE OF m SKIP LOCKED
@@ -57,7 +60,7 @@ RETURNING message_id
 
 
 async def requeue_stuck(conn: AsyncConnection, now: datetime, stale: timedelta, limit: int) -> int:
-    rows = await conn.execute(_SWEEP, {"now": now, "cutoff": now - stale, "limit": limit})
+    rows = await conn.execute(_SWEEP, {"now": now, "cutoff": now - stale, "limit": limit, "queue": SEND_QUEUE})
     return len(rows.all())
 
 
