@@ -116,8 +116,11 @@ class Delivered:
 
 def _arrivals(record: Path) -> dict[str, float]:
     found: dict[str, float] = {}
-    for line in record.read_text().splitlines():
-        ident, _, stamp = line.partition(" ")
+    # Read while the sink writes: a last line without its newline is not whole yet (the next read has it).
+    for line in record.read_text().splitlines(keepends=True):
+        if not line.endswith("\n"):
+            break
+        ident, _, stamp = line.rstrip("\n").partition(" ")
         found.setdefault(ident, float(stamp))
     return found
 

@@ -148,3 +148,12 @@ async def test_fairness_measures_the_quiet_tenant_alone_and_beside_a_flood(tmp_p
     assert 0 < result.alone_p99_ms < math.inf
     assert 0 < result.flooded_p99_ms < math.inf
     assert result.ratio > 0
+    for stages in (result.alone_stages, result.flooded_stages):
+        assert stages is not None
+        assert all(0 < ms < math.inf for ms in (*stages.to_claim, *stages.to_handoff)), stages
+
+
+def test_a_line_the_sink_is_still_writing_is_not_read(tmp_path: Path) -> None:
+    record = tmp_path / "sink.txt"
+    record.write_text("a 1.5\nb 2.0\nc 2.")
+    assert e2e._arrivals(record) == {"a": 1.5, "b": 2.0}
