@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -111,6 +112,18 @@ class Gated(Consumer):
         self.processed += 1
 
 
+@asynccontextmanager
+async def serving(consumer: Gated) -> AsyncIterator[None]:
+    """The consumer runs inside the block; after it the gate opens and the consumer stops."""
+    running = asyncio.create_task(consumer.run())
+    try:
+        yield
+    finally:
+        consumer.gate.set()
+        consumer.stop()
+        await asyncio.wait_for(running, 30)
+
+
 def jobs(tenant: uuid.UUID, n: int) -> list[Job]:
     return [Job(message_id=uuid.uuid4(), tenant_id=tenant) for _ in range(n)]
 
@@ -190,8 +203,7 @@ async def test_a_flood_holds_at_most_its_cap_and_another_tenant_passes_it(backen
 async def test_jobs_past_the_parking_go_back_to_the_queue(container: Container, clock: FakeClock) -> None:
     queue = Recorded(postgres(container, clock))
     consumer = Gated(queue, clock, held={FLOOD})
-    running = asyncio.create_task(consumer.run())
-    try:
+    async with serving(consumer):
         flood = jobs(FLOOD, 20)
         await queue.publish(flood)
         await until(lambda: consumer.handed_back == 14, "the flood arrives")
@@ -205,10 +217,6 @@ async def test_jobs_past_the_parking_go_back_to_the_queue(container: Container, 
         assert len(back) == 14
         assert {r.available_at for r in back} == {clock.now() + HAND_BACK_DELAY}
         assert sorted(queue.count("retry").values()) == [1] * 14
-    finally:
-        consumer.gate.set()
-        consumer.stop()
-        await asyncio.wait_for(running, 30)
 
 
 async def test_a_stop_hands_back_every_job_that_never_started(container: Container, clock: FakeClock) -> None:
@@ -250,15 +258,10 @@ async def test_without_a_cap_one_tenant_may_take_every_slot(container: Container
     """The webhooks and registry consumers keep the plain loop."""
     queue = Recorded(postgres(container, clock))
     consumer = Gated(queue, clock, held={FLOOD}, cap=0)
-    running = asyncio.create_task(consumer.run())
-    try:
+    async with serving(consumer):
         await queue.publish(jobs(FLOOD, 6))
         await until(lambda: consumer.running[FLOOD] == CONCURRENCY, "the flood takes every slot")
         assert consumer.handed_back == 0
-    finally:
-        consumer.gate.set()
-        consumer.stop()
-        await asyncio.wait_for(running, 30)
 
 
 async def test_the_database_queue_is_asked_for_no_more_than_can_start(container: Container, clock: FakeClock) -> None:
@@ -266,8 +269,7 @@ async def test_the_database_queue_is_asked_for_no_more_than_can_start(container:
     claimed backlog."""
     queue = Recorded(postgres(container, clock))
     consumer = Gated(queue, clock, held={FLOOD}, cap=0)
-    running = asyncio.create_task(consumer.run())
-    try:
+    async with serving(consumer):
         await queue.publish(jobs(FLOOD, 20))
         await until(lambda: consumer.running[FLOOD] == CONCURRENCY, "the flood takes every slot")
         await asyncio.sleep(0.2)
@@ -281,7 +283,3 @@ async def test_the_database_queue_is_asked_for_no_more_than_can_start(container:
         order = [j.message_id for j in consumer.started]
         # The next claim takes each tenant's first due job, the older first: one of the flood's, then the quiet one.
         assert order.index(quiet[0].message_id) == CONCURRENCY + 1, "the quiet job starts before the flood's rest"
-    finally:
-        consumer.gate.set()
-        consumer.stop()
-        await asyncio.wait_for(running, 30)
